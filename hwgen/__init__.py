@@ -1,0 +1,1 @@
+"""hwgen: camera-to-steering CNN to a verified FPGA dataflow accelerator."""
