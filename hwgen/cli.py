@@ -14,7 +14,7 @@ from hwgen.errors import HwgenError
 
 # name: (module implementing it, or None while unbuilt; one-line help; issue that builds it)
 COMMANDS: dict[str, tuple[str | None, str, int]] = {
-    "doctor": (None, "check every tool the flow needs", 2),
+    "doctor": ("hwgen.doctor", "check every tool the flow needs", 2),
     "boards": ("hwgen.boards", "list the supported FPGA boards", 7),
     "data": (None, "record or inspect driving data (DonkeyCar tubs)", 3),
     "train": (None, "train the steering CNN with Brevitas QAT", 3),
