@@ -119,16 +119,18 @@ def export_model(model, frames: np.ndarray, out_dir: Path | str, *, check_frames
 def export_run(run_dir: Path | str, out_dir: Path | str, frames: int = 64, input_npy: Path | str | None = None,
                check_frames: int = 8) -> dict:
     """Export a finished `hwgen train` run's best checkpoint with golden frames from its validation set
-    (or from input_npy, uint8 (N, 3, H, W))."""
-    from hwgen.train.checkpoint import load_run_model
+    (the run's val_frames.npy) or from input_npy (uint8 (N, 3, H, W))."""
+    from hwgen.train.checkpoint import VAL_FRAMES, load_run_model
 
     model, run = load_run_model(run_dir)
-    if input_npy is not None:
-        golden = np.load(input_npy)
-    else:
-        from hwgen.train.dataset import load_validation_frames
-        golden = load_validation_frames(run, limit=frames)
-    golden = golden[:frames]
+    source = Path(input_npy) if input_npy is not None else Path(run_dir) / VAL_FRAMES
+    if not source.is_file():
+        raise HwgenError(f"{source}: missing; pass golden frames with --input FRAMES.npy")
+    golden = np.load(source)[:frames]
+    expected_shape = tuple(model.spec["input"])
+    if golden.ndim != 4 or golden.shape[1:] != expected_shape:
+        raise HwgenError(f"{source}: frames of shape {golden.shape}; preset '{model.spec['name']}' needs "
+                         f"(N, {', '.join(map(str, expected_shape))}) uint8 (see hwgen.data.frames.to_model_input)")
     return export_model(model, golden, out_dir, check_frames=check_frames,
                         extra={"run": str(Path(run_dir).resolve()), "best_epoch": run.get("best_epoch")})
 

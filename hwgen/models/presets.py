@@ -7,7 +7,7 @@ from pathlib import Path
 from hwgen.errors import HwgenError
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
-REQUIRED_FIELDS = ("input", "crop_top", "convs", "fc", "dropout", "weight_bits", "act_bits")
+REQUIRED_FIELDS = ("input", "crop_top", "crop_bottom", "convs", "fc", "dropout", "weight_bits", "act_bits")
 
 
 def _load_presets() -> dict[str, dict]:
