@@ -32,6 +32,10 @@ class Board:
     load: str  # "pynq" or "kria-xmutil"
     jtag_cable: str | None
     openfpgaloader_board: str | None
+    # Vivado block-design facts for the PS: property and pin names, the ports the DMA uses
+    ps_config: dict
+    board_connections: str | None  # Kria SOMs: the carrier card, set as the project's board_connections
+    dfx: dict | None  # Kria: what dfx-mgr (`xmutil loadapp`) needs; None on PYNQ boards
 
     def budget(self, overrides: dict | None = None) -> dict:
         """Usable count per resource: capacity x practical limit (overridable per resource)."""
@@ -62,11 +66,11 @@ def main(args) -> int:
     if args.json:
         print(json.dumps([b.__dict__ for b in boards], indent=2))
         return 0
-    header = f"{'board':<11} {'part':<22} {'family':<17} {'LUT':>7} {'BRAM18':>6} {'URAM':>4} {'DSP':>5} {'clock':>6}"
+    header = f"{'board':<11} {'part':<22} {'family':<17} {'LUT':>7} {'BRAM18':>6} {'URAM':>4} {'DSP':>5} {'clock':>6}  load"
     print(header)
     print("-" * len(header))
     for b in boards:
         c = b.capacity
         print(f"{b.name:<11} {b.part:<22} {b.family:<17} {c['LUT']:>7} {c['BRAM_18K']:>6} {c['URAM']:>4} "
-              f"{c['DSP']:>5} {b.default_clock_mhz:>4g}MHz")
+              f"{c['DSP']:>5} {b.default_clock_mhz:>4g}MHz  {b.load}")
     return 0

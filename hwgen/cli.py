@@ -22,9 +22,9 @@ COMMANDS: dict[str, tuple[str | None, str, int]] = {
     "compile": (None, "lower QONNX with FINN to a folded all-RTL dataflow design", 4),
     "verify": (None, "bit-exact cocotb/Verilator check of the accelerator RTL", 5),
     "report": (None, "throughput, latency, resources and power report", 6),
-    "package": (None, "Vivado scripts, driver and board files for deployment", 7),
-    "build-bitstream": (None, "run the generated Vivado scripts (needs Vivado)", 7),
-    "flash": (None, "load a built accelerator onto a board", 7),
+    "package": ("hwgen.deploy.package", "Vivado scripts, driver and board files for deployment", 7),
+    "build-bitstream": ("hwgen.deploy.bitstream", "run the generated Vivado scripts (needs Vivado)", 7),
+    "flash": ("hwgen.deploy.flash", "load a built accelerator onto a board", 7),
     "flow": (None, "the whole path: record, train, export, compile, verify, report, package", 8),
     "drive": (None, "closed-loop driving in CarRacing with torch, FINN or RTL engines", 8),
 }

@@ -1,0 +1,1 @@
+"""Deployment: Vivado build scripts, Kria/PYNQ board files, the board driver, bitstream build, flashing."""

@@ -1,0 +1,190 @@
+"""PYNQ driver for a hwgen accelerator (copied as-is into every deploy folder by `hwgen package`).
+
+Runs on the board with only numpy and pynq: loads the overlay, sets the PL clock, streams uint8
+camera frames through the AXI DMA and turns the accelerator's output integers into the model's
+outputs with the recorded software post-processing (software.json, applied by hwgen_software.py,
+a copy of hwgen.compile.software made at packaging time).
+
+    python3 hwgen_driver.py --selftest          # golden frames -> compare with golden/expected.npy
+    python3 hwgen_driver.py --throughput 2000   # frames per second through the DMA
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+# The accelerator's outputs after post-processing: 3 steering logits (left, straight, right), throttle.
+STEERING_CLASSES = ("left", "straight", "right")
+
+
+def frame_bytes_in(stream: dict) -> int:
+    return stream["s_axis"]["beats_per_frame"] * stream["s_axis"]["width_bits"] // 8
+
+
+def frame_bytes_out(stream: dict) -> int:
+    return stream["m_axis"]["beats_per_frame"] * stream["m_axis"]["width_bits"] // 8
+
+
+def pack_frames(frames: np.ndarray, stream: dict) -> np.ndarray:
+    """uint8 frames (N, C, H, W) -> the bytes the DMA sends, (N, bytes per frame).
+
+    The accelerator takes pixels in NHWC order, element 0 in the lowest byte of a beat, each beat
+    padded to its byte width; that is the same byte order as the NHWC array in memory.
+    """
+    _, height, width, channels = stream["input_shape_nhwc"]
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.shape[1:] != (channels, height, width):
+        raise ValueError(f"frames must be uint8 (N, {channels}, {height}, {width}), got {frames.dtype} {frames.shape}")
+    s_axis = stream["s_axis"]
+    per_beat, beats, beat_bytes = s_axis["elems_per_beat"], s_axis["beats_per_frame"], s_axis["width_bits"] // 8
+    if per_beat * beats != height * width * channels:
+        raise ValueError(f"s_axis carries {beats} beats x {per_beat} pixels, the frame has {height * width * channels}")
+    nhwc = frames.transpose(0, 2, 3, 1).reshape(len(frames), beats, per_beat)
+    packed = np.zeros((len(frames), beats, beat_bytes), np.uint8)
+    packed[:, :, :per_beat] = nhwc
+    return packed.reshape(len(frames), beats * beat_bytes)
+
+
+def unpack_outputs(raw: np.ndarray, stream: dict) -> np.ndarray:
+    """Bytes the DMA received, (N, bytes per frame) -> output integers (N, outputs), int64."""
+    m_axis = stream["m_axis"]
+    bits, per_beat, beats = m_axis["elem_bits"], m_axis["elems_per_beat"], m_axis["beats_per_frame"]
+    n_outputs = int(np.prod(stream["output_shape"][1:]))
+    count = len(raw)
+    beat_bits = np.unpackbits(np.ascontiguousarray(raw, np.uint8).reshape(count, beats, -1), axis=2, bitorder="little")
+    elem_bits = beat_bits[:, :, : per_beat * bits].reshape(count, beats * per_beat, bits).astype(np.int64)
+    values = elem_bits @ (np.int64(1) << np.arange(bits, dtype=np.int64))
+    if m_axis["signed"]:
+        values = np.where(elem_bits[:, :, -1] == 1, values - (np.int64(1) << bits), values)
+    return values[:, :n_outputs]
+
+
+def load_postprocess():
+    """apply_postprocess from the copy shipped next to this driver (it matches this build)."""
+    spec = importlib.util.spec_from_file_location("hwgen_software", HERE / "hwgen_software.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.apply_postprocess
+
+
+def interpret(outputs: np.ndarray) -> dict:
+    """Post-processed outputs (N, 4) -> steering class index/name and throttle per frame."""
+    steering = np.argmax(outputs[:, : len(STEERING_CLASSES)], axis=1)
+    return {
+        "steering": steering,
+        "steering_name": [STEERING_CLASSES[i] for i in steering],
+        "throttle": outputs[:, len(STEERING_CLASSES)],
+        "outputs": outputs,
+    }
+
+
+class Accelerator:
+    """The accelerator behind an AXI DMA: MM2S sends frames, S2MM returns one packet per frame."""
+
+    def __init__(self, folder: Path | str = HERE, download: bool = True):
+        from pynq import Overlay, allocate
+
+        self.folder = Path(folder)
+        self.meta = json.loads((self.folder / "deploy.json").read_text())
+        self.stream = self.meta["stream"]
+        self.software = json.loads((self.folder / self.meta["files"]["software"]).read_text())
+        self.apply_postprocess = load_postprocess()
+        self.overlay = Overlay(str(self.folder / self.meta["outputs"]["bitstream"]), download=download)
+        if download:
+            from pynq import Clocks
+
+            Clocks.fclk0_mhz = self.meta["clock_mhz"]
+        self.dma = getattr(self.overlay, self.meta["dma"]["cell"])
+        self._allocate = allocate
+        self.in_bytes = frame_bytes_in(self.stream)
+        self.out_bytes = frame_bytes_out(self.stream)
+        self.out_slot = self.meta["dma"]["out_slot_bytes"]
+        self.batch = max(1, min(self.meta["dma"]["max_transfer_bytes"] // self.in_bytes, 1024))
+        self.in_buffer = allocate(shape=(self.batch, self.in_bytes), dtype=np.uint8)
+        self.out_buffer = allocate(shape=(self.batch, self.out_slot), dtype=np.uint8)
+
+    def _run_batch(self, packed: np.ndarray) -> np.ndarray:
+        count = len(packed)
+        self.in_buffer[:count] = packed
+        self.in_buffer.flush()
+        recv, send = self.dma.recvchannel, self.dma.sendchannel
+        # The accelerator ends every frame with TLAST, which completes an S2MM transfer: receive
+        # one frame per transfer, while MM2S streams the whole batch in one go.
+        recv.transfer(self.out_buffer, start=0, nbytes=self.out_bytes)
+        send.transfer(self.in_buffer, start=0, nbytes=count * self.in_bytes)
+        for i in range(count):
+            recv.wait()
+            if i + 1 < count:
+                recv.transfer(self.out_buffer, start=(i + 1) * self.out_slot, nbytes=self.out_bytes)
+        send.wait()
+        self.out_buffer.invalidate()
+        return np.array(self.out_buffer[:count, : self.out_bytes])
+
+    def run_raw(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 frames (N, C, H, W) -> the accelerator's output integers (N, outputs)."""
+        packed = pack_frames(frames, self.stream)
+        raw = [self._run_batch(packed[i : i + self.batch]) for i in range(0, len(packed), self.batch)]
+        return unpack_outputs(np.concatenate(raw), self.stream)
+
+    def run(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 frames (N, C, H, W) -> the model's outputs (N, 4), as PyTorch computes them."""
+        return np.asarray(self.apply_postprocess(self.run_raw(frames), self.software))
+
+    def predict(self, frames: np.ndarray) -> dict:
+        return interpret(self.run(frames))
+
+    def throughput(self, frames: int = 1000) -> dict:
+        """Frames per second through DMA and accelerator (packing excluded, as in a camera loop)."""
+        _, height, width, channels = self.stream["input_shape_nhwc"]
+        rng = np.random.default_rng(0)
+        packed = pack_frames(rng.integers(0, 256, (min(frames, self.batch), channels, height, width), np.uint8),
+                             self.stream)
+        done, start = 0, time.perf_counter()
+        while done < frames:
+            count = min(frames - done, len(packed))
+            self._run_batch(packed[:count])
+            done += count
+        seconds = time.perf_counter() - start
+        return {"frames": done, "seconds": seconds, "fps": done / seconds}
+
+
+def selftest(accelerator: Accelerator, folder: Path = HERE) -> dict:
+    """Golden frames through the board; the bit-exact rule: floats within 1e-5 relative."""
+    frames = np.load(folder / "golden" / "input.npy")
+    expected = np.load(folder / "golden" / "expected.npy")
+    got = accelerator.run(frames)
+    error = np.abs(got - expected) / np.maximum(np.abs(expected), 1e-12)
+    bad = np.argwhere(error > 1e-5)
+    return {"frames": len(frames), "mismatches": len(bad), "max_rel_error": float(error.max()),
+            "first_mismatch": None if not len(bad) else {
+                "frame": int(bad[0][0]), "index": int(bad[0][1]),
+                "expected": float(expected[tuple(bad[0])]), "got": float(got[tuple(bad[0])])}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-download", action="store_true",
+                        help="the bitstream is already loaded (e.g. by `xmutil loadapp` on Kria)")
+    parser.add_argument("--selftest", action="store_true", help="run golden/input.npy, compare with golden/expected.npy")
+    parser.add_argument("--throughput", type=int, metavar="FRAMES", help="measure frames per second")
+    args = parser.parse_args(argv)
+    accelerator = Accelerator(HERE, download=not args.no_download)
+    status = 0
+    if args.selftest:
+        result = selftest(accelerator)
+        print(json.dumps(result))
+        status = int(result["mismatches"] > 0)
+    if args.throughput:
+        print(json.dumps(accelerator.throughput(args.throughput)))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

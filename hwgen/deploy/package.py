@@ -1,0 +1,368 @@
+"""`hwgen package DIR --board B`: everything needed to build and run the accelerator on a board.
+
+Writes DIR/deploy/B/: build.tcl + Makefile (Vivado block design, synthesis, implementation,
+bitstream, .hwh), rtl/ (the accelerator sources, made relocatable), the PYNQ driver with the
+software post-processing, golden frames for an on-board self-test, Kria dfx-mgr files, a README for
+the board user and deploy.json (written last: its presence marks a finished package).
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+from hwgen.boards import Board, load_board
+from hwgen.errors import HwgenError
+from hwgen.paths import BOARDS_DIR, ROOT
+
+DMA_STREAM_BYTES = (1, 2, 4, 8, 16, 32, 64, 128)  # AXI DMA stream widths 8..1024 bits
+DMA_LENGTH_WIDTH = 26  # buffer length register bits: transfers up to 64 MiB - 1
+OUT_SLOT_ALIGN = 64  # S2MM destinations stay aligned to any memory-map width (no realignment engine)
+ACCEL_MODULE = "hwgen_accel"
+BD_NAME = "hwgen"
+OUTPUT_NAME = "hwgen"  # hwgen.bit + hwgen.hwh: PYNQ's Overlay wants the same base name
+SOFTWARE_SOURCE = ROOT / "hwgen" / "compile" / "software.py"
+DRIVER_SOURCE = Path(__file__).with_name("hwgen_driver.py")
+QUOTED_ABSOLUTE_PATH = re.compile(r'"(/[^"\s]+)"')
+HDL_SUFFIXES = {".v", ".sv", ".vh", ".svh"}
+PLACEHOLDER = "@HWGEN_RTL_DIR@"
+CONTRACT_KEYS = ("top", "clock_mhz", "s_axis", "m_axis", "input_shape_nhwc", "output_shape", "files")
+
+
+def read_stream_contract(build_dir: Path) -> dict:
+    """DIR/rtl/top.json, checked against what the block design and the driver rely on."""
+    path = build_dir / "rtl" / "top.json"
+    if not path.is_file():
+        raise HwgenError(f"{path}: missing; run `hwgen compile` for this build first")
+    try:
+        top = json.loads(path.read_text())
+        missing_keys = [k for k in CONTRACT_KEYS if k not in top]
+        if missing_keys:
+            raise HwgenError(f"{path}: missing {', '.join(missing_keys)}; re-run `hwgen compile`")
+        for side in ("s_axis", "m_axis"):
+            axis = top[side]
+            if axis["width_bits"] % 8 or axis["elems_per_beat"] * axis["elem_bits"] > axis["width_bits"]:
+                raise HwgenError(f"{path}: {side}: {axis['elems_per_beat']} x {axis['elem_bits']}-bit elements do "
+                                 f"not fit a byte-padded {axis['width_bits']}-bit beat; re-run the RTL stitcher")
+        if top["s_axis"]["elem_bits"] != 8:
+            raise HwgenError(f"{path}: s_axis.elem_bits is {top['s_axis']['elem_bits']}; the driver sends uint8 pixels")
+        missing = [f for f in top["files"] if not Path(f).is_file()]
+        if missing:
+            raise HwgenError(f"{path}: source {missing[0]} does not exist; re-run `hwgen compile`")
+        float(top["clock_mhz"])
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as err:
+        raise HwgenError(f"{path}: not a valid stream contract ({err!r}); re-run `hwgen compile`") from err
+    return top
+
+
+def dma_stream_bytes(beat_bytes: int, frame_bytes: int) -> int:
+    """The DMA's stream width for an accelerator port: the port's own width when the DMA has it,
+    else the widest DMA width that divides a frame (so transfers end on whole DMA beats)."""
+    if beat_bytes in DMA_STREAM_BYTES:
+        return beat_bytes
+    return max(b for b in DMA_STREAM_BYTES if frame_bytes % b == 0)
+
+
+def relocate_sources(files: list[str], rtl_dir: Path) -> list[str]:
+    """Copy the listed sources and the files they name by absolute path (memory images) into
+    rtl_dir; absolute paths inside the copies become PLACEHOLDER/<name>, which build.tcl fills in."""
+    sources = [Path(f) for f in files]
+    for src in list(sources):
+        if src.suffix in HDL_SUFFIXES:
+            for ref in QUOTED_ABSOLUTE_PATH.findall(src.read_text(errors="replace")):
+                if Path(ref).is_file() and Path(ref) not in sources:
+                    sources.append(Path(ref))
+    names: dict[Path, str] = {}
+    by_name: dict[str, str] = {}  # packaged name -> content hash
+    for src in sources:
+        digest = hashlib.sha256(src.read_bytes()).hexdigest()
+        for name in (src.name, f"{src.parent.name}__{src.name}"):
+            if by_name.setdefault(name, digest) == digest:
+                names[src] = name
+                break
+        else:
+            raise HwgenError(f"{src}: another source with the same name and folder name differs; rename one")
+    rtl_dir.mkdir(parents=True)
+    for src, name in names.items():
+        if src.suffix in HDL_SUFFIXES:
+            text = src.read_text(errors="replace")
+            for original, packaged in names.items():
+                text = text.replace(f'"{original}"', f'"{PLACEHOLDER}/{packaged}"')
+            (rtl_dir / name).write_text(text)
+        else:
+            shutil.copyfile(src, rtl_dir / name)
+    return list(dict.fromkeys(names.values()))
+
+
+def accelerator_wrapper(top: dict) -> str:
+    """Verilog wrapper of the SystemVerilog top: a block-design module reference must be Verilog or
+    VHDL at its top; the attributes tell Vivado which ports form the clock, reset and streams."""
+    wi, wo = top["s_axis"]["width_bits"], top["m_axis"]["width_bits"]
+
+    def axis(port: str, direction: str, signal: str, width: int = 1) -> str:
+        bus = f"[{width - 1}:0] " if width > 1 else ""
+        return (f'  (* X_INTERFACE_INFO = "xilinx.com:interface:axis:1.0 {port} {signal.upper()}" *)\n'
+                f"  {direction} wire {bus}{port}_{signal}")
+
+    ports = ",\n".join([
+        '  (* X_INTERFACE_INFO = "xilinx.com:signal:clock:1.0 ap_clk CLK" *)\n'
+        '  (* X_INTERFACE_PARAMETER = "ASSOCIATED_BUSIF s_axis:m_axis, ASSOCIATED_RESET ap_rst_n" *)\n'
+        "  input wire ap_clk",
+        '  (* X_INTERFACE_INFO = "xilinx.com:signal:reset:1.0 ap_rst_n RST" *)\n'
+        '  (* X_INTERFACE_PARAMETER = "POLARITY ACTIVE_LOW" *)\n'
+        "  input wire ap_rst_n",
+        axis("s_axis", "input", "tdata", wi), axis("s_axis", "input", "tvalid"), axis("s_axis", "output", "tready"),
+        axis("m_axis", "output", "tdata", wo), axis("m_axis", "output", "tvalid"), axis("m_axis", "input", "tready"),
+        axis("m_axis", "output", "tlast"),
+    ])
+    connections = ",\n".join(f"    .{p}({p})" for p in (
+        "ap_clk", "ap_rst_n", "s_axis_tdata", "s_axis_tvalid", "s_axis_tready",
+        "m_axis_tdata", "m_axis_tvalid", "m_axis_tready", "m_axis_tlast"))
+    return (f"// Generated by hwgen package: block-design wrapper of {top['top']}.\n"
+            f"module {ACCEL_MODULE} (\n{ports}\n);\n  {top['top']} core (\n{connections}\n  );\nendmodule\n")
+
+
+def tcl_value(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[list " + " ".join(tcl_value(v) for v in value) + "]"
+    return "{" + str(value) + "}"
+
+
+def build_tcl(board: Board, settings: dict) -> str:
+    header = ["# Generated by hwgen package: settings for this build, then the shared flow.",
+              *(f"set {name} {tcl_value(value)}" for name, value in settings.items()), ""]
+    return "\n".join(header) + (BOARDS_DIR / "templates" / "vivado_build.tcl").read_text()
+
+
+def makefile(app: str | None) -> str:
+    kria = f"""
+# Kria: dfx-mgr wants a .bit.bin (bootgen) and a device-tree overlay (dtc) in kria/{app}/.
+kria: kria/{app}/{app}.bit.bin kria/{app}/{app}.dtbo
+
+kria/{app}/{app}.bit.bin: {OUTPUT_NAME}.bit kria/{app}/{app}.bif
+\tcd kria/{app} && $(BOOTGEN) -arch zynqmp -image {app}.bif -o {app}.bit.bin -w on
+
+kria/{app}/{app}.dtbo: kria/{app}/{app}.dtsi
+\t$(DTC) -@ -O dtb -o $@ $<
+""" if app else ""
+    return f"""# Generated by hwgen package. `make` runs Vivado in batch mode (2022.2 .. 2024.2).
+VIVADO ?= vivado
+BOOTGEN ?= bootgen
+DTC ?= dtc
+JOBS ?= 2
+
+.PHONY: all bitstream clean{' kria' if app else ''}
+all: bitstream{' kria' if app else ''}
+
+bitstream: vivado_build.json
+
+vivado_build.json: build.tcl $(wildcard rtl/*)
+\t$(VIVADO) -mode batch -nojournal -log vivado.log -source build.tcl -tclargs $(JOBS)
+{kria}
+clean:
+\trm -rf vivado vivado.log .Xil reports vivado_build.json {OUTPUT_NAME}.bit {OUTPUT_NAME}.hwh {OUTPUT_NAME}.xsa
+"""
+
+
+def kria_files(board: Board, app: str, clock_mhz: float) -> dict[str, str]:
+    """What `xmutil loadapp APP` needs in /lib/firmware/xilinx/APP/ (the .bit.bin and .dtbo are
+    made from these by the Makefile)."""
+    dfx = board.dfx
+    resets = ", ".join(f"<&{r}>" for r in dfx["pl_resets_dt"])
+    return {
+        f"{app}.bif": f"all:\n{{\n    [destination_device = pl] ../../{OUTPUT_NAME}.bit\n}}\n",
+        f"{app}.dtsi": f"""// Device-tree overlay for the hwgen accelerator (dfx-mgr flat shell).
+/dts-v1/;
+/plugin/;
+
+&fpga_full {{
+    firmware-name = "{app}.bit.bin";
+    resets = {resets};
+}};
+
+&amba {{
+    // PL clock 0 at the frequency the accelerator was built for; PYNQ may set it again.
+    clocking0: clocking0 {{
+        #clock-cells = <0>;
+        assigned-clock-rates = <{round(clock_mhz * 1e6)}>;
+        assigned-clocks = <&{dfx['pl_clock_dt']}>;
+        clock-output-names = "fabric_clk";
+        clocks = <&{dfx['pl_clock_dt']}>;
+        compatible = "xlnx,fclk";
+    }};
+}};
+""",
+        "shell.json": json.dumps({"shell_type": dfx["shell_type"], "num_slots": "1"}, indent=4) + "\n",
+    }
+
+
+def copy_software_module(dest: Path) -> None:
+    """Ship hwgen.compile.software with the driver: the board has numpy and pynq, not hwgen."""
+    if not SOFTWARE_SOURCE.is_file():
+        raise HwgenError(f"{SOFTWARE_SOURCE}: missing; the driver needs hwgen's software post-processing module")
+    source = SOFTWARE_SOURCE.read_text()
+    for node in ast.walk(ast.parse(source)):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+            [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+        if any(n.split(".")[0] == "hwgen" for n in names) or (isinstance(node, ast.ImportFrom) and node.level):
+            raise HwgenError(f"{SOFTWARE_SOURCE}: imports hwgen; it must stay self-contained to run on a board")
+    dest.write_text(f"# Copied by `hwgen package` from {SOFTWARE_SOURCE.relative_to(ROOT)}; edit that file.\n"
+                    + source)
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "hwgen"
+
+
+def package(build_dir: Path | str, board_name: str, app: str | None = None) -> Path:
+    """Write build_dir/deploy/<board>/ and return it (replacing an earlier package atomically)."""
+    build_dir = Path(build_dir).resolve()
+    board = load_board(board_name)
+    compile_record = build_dir / "compile.json"
+    if compile_record.is_file():
+        built_for = json.loads(compile_record.read_text()).get("board")
+        if built_for and built_for != board.name:
+            raise HwgenError(f"{compile_record}: compiled for {built_for}, not {board.name}; "
+                             f"compile for {board.name} or package for {built_for}")
+    top = read_stream_contract(build_dir)
+    software_json = build_dir / "software.json"
+    if not software_json.is_file():
+        raise HwgenError(f"{software_json}: missing; run `hwgen compile` for this build first")
+    clock_mhz = float(top["clock_mhz"])
+    app = slug(app or build_dir.name)
+
+    final = build_dir / "deploy" / board.name
+    work = final.with_name(f".{board.name}.partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+
+    rtl_files = relocate_sources(top["files"], work / "rtl")
+    (work / "rtl" / f"{ACCEL_MODULE}.v").write_text(accelerator_wrapper(top))
+    rtl_files.append(f"{ACCEL_MODULE}.v")
+
+    in_beat, out_beat = top["s_axis"]["width_bits"] // 8, top["m_axis"]["width_bits"] // 8
+    in_frame, out_frame = in_beat * top["s_axis"]["beats_per_frame"], out_beat * top["m_axis"]["beats_per_frame"]
+    dma_in, dma_out = dma_stream_bytes(in_beat, in_frame), dma_stream_bytes(out_beat, out_frame)
+    ps = board.ps_config
+    settings = {
+        "project_name": f"hwgen_{board.name.replace('-', '_')}", "part": board.part,
+        "board_part": board.board_part, "board_connections": board.board_connections or "",
+        "bd_name": BD_NAME, "output_name": OUTPUT_NAME, "accel_module": ACCEL_MODULE, "rtl_files": rtl_files,
+        "clock_mhz": f"{clock_mhz:g}", "ps_ip_name": board.ps_ip.split(":")[-1],
+        "ps_automation_rule": ps["automation_rule"], "ps_automation_config": ps["automation_config"],
+        "ps_clock_property": ps["clock_property"], "ps_enable_properties": [
+            item for pair in ps["enable_properties"].items() for item in pair],
+        "ps_clock_pin": ps["pl_clock_pin"], "ps_reset_pin": ps["pl_reset_pin"],
+        "ps_control_port": ps["control_port"], "ps_control_clock_pin": ps["control_clock_pin"],
+        "ps_memory_port": ps["memory_port"], "ps_memory_clock_pin": ps["memory_clock_pin"],
+        "dma_addr_width": ps["dma_addr_width"], "dma_length_width": DMA_LENGTH_WIDTH,
+        "dma_mm_width": max(64, 8 * dma_in, 8 * dma_out),
+        "dma_in_bytes": dma_in, "dma_out_bytes": dma_out, "accel_in_bytes": in_beat, "accel_out_bytes": out_beat,
+    }
+    (work / "build.tcl").write_text(build_tcl(board, settings))
+    is_kria = board.dfx is not None
+    (work / "Makefile").write_text(makefile(app if is_kria else None))
+    kria = None
+    if is_kria:
+        kria_dir = work / "kria" / app
+        kria_dir.mkdir(parents=True)
+        for name, text in kria_files(board, app, clock_mhz).items():
+            (kria_dir / name).write_text(text)
+        kria = {"app": app, "folder": f"kria/{app}", "firmware_dir": f"{board.dfx['firmware_dir']}/{app}",
+                "files": [f"{app}.bit.bin", f"{app}.dtbo", "shell.json"],
+                "sources": sorted(kria_files(board, app, clock_mhz))}
+
+    shutil.copyfile(DRIVER_SOURCE, work / "hwgen_driver.py")
+    copy_software_module(work / "hwgen_software.py")
+    shutil.copyfile(software_json, work / "software.json")
+    golden = []
+    for name in ("input.npy", "expected.npy"):
+        if (build_dir / "golden" / name).is_file():
+            (work / "golden").mkdir(exist_ok=True)
+            shutil.copyfile(build_dir / "golden" / name, work / "golden" / name)
+            golden.append(f"golden/{name}")
+
+    meta = {
+        "board": board.name, "part": board.part, "family": board.family, "load": board.load,
+        "build_dir": str(build_dir), "app": app, "clock_mhz": clock_mhz,
+        "stream": {k: v for k, v in top.items() if k != "files"},
+        "dma": {"cell": "dma", "in_bytes": dma_in, "out_bytes": dma_out,
+                "in_converter": dma_in != in_beat, "out_converter": dma_out != out_beat,
+                "max_transfer_bytes": 2 ** DMA_LENGTH_WIDTH - 1,
+                "out_slot_bytes": -(-out_frame // OUT_SLOT_ALIGN) * OUT_SLOT_ALIGN},
+        "outputs": {"bitstream": f"{OUTPUT_NAME}.bit", "hwh": f"{OUTPUT_NAME}.hwh", "xsa": f"{OUTPUT_NAME}.xsa",
+                    "build_record": "vivado_build.json"},
+        "files": {"tcl": "build.tcl", "makefile": "Makefile", "rtl": [f"rtl/{f}" for f in rtl_files],
+                  "driver": "hwgen_driver.py", "software_module": "hwgen_software.py",
+                  "software": "software.json", "golden": golden, "readme": "README.md"},
+        "kria": kria,
+        "never_run_here": ["vivado", "bootgen", "dtc", "the board"],
+    }
+    (work / "README.md").write_text(board_readme(board, meta))
+    (work / "deploy.json").write_text(json.dumps(meta, indent=2) + "\n")
+    shutil.rmtree(final, ignore_errors=True)
+    work.rename(final)
+    return final
+
+
+def board_readme(board: Board, meta: dict) -> str:
+    app, kria = meta["app"], meta["kria"]
+    load = (f"""## Load it (Kria, dfx-mgr)
+```sh
+make kria                                   # bootgen -> kria/{app}/{app}.bit.bin, dtc -> .dtbo
+hwgen flash {meta['build_dir']} --board {board.name} --host ubuntu@BOARD_IP   # or by hand:
+sudo mkdir -p {kria['firmware_dir']} && sudo cp kria/{app}/{{{app}.bit.bin,{app}.dtbo,shell.json}} {kria['firmware_dir']}/
+sudo xmutil unloadapp && sudo xmutil loadapp {app}
+```
+Then run the driver with `--no-download` (the bitstream is already loaded); PYNQ for Kria
+(github.com/Xilinx/Kria-PYNQ) provides `pynq`.
+""" if kria else f"""## Load it (PYNQ)
+Copy this folder to the board (`hwgen flash {meta['build_dir']} --board {board.name} --host xilinx@BOARD_IP`
+does it) and run the driver there; `Overlay` downloads {meta['outputs']['bitstream']} and sets the PL clock.
+""")
+    return f"""# hwgen accelerator for {board.title} ({board.part})
+
+Generated by `hwgen package` from `{meta['build_dir']}`. Accelerator clock: {meta['clock_mhz']:g} MHz.
+Nothing in this folder has been run through Vivado, bootgen or on a board by hwgen: these steps are
+yours, on a machine with Vivado 2022.2 .. 2024.2 and the board files for `{board.board_part}`.
+
+## Build the bitstream
+```sh
+make            # vivado -mode batch -source build.tcl -> {meta['outputs']['bitstream']}, {meta['outputs']['hwh']}, {meta['outputs']['xsa']}
+```
+`vivado_build.json` is written last (Vivado version, worst setup slack, whether timing was met).
+
+{load}
+## Run it
+```sh
+sudo python3 hwgen_driver.py --selftest            # golden frames vs the PyTorch outputs
+sudo python3 hwgen_driver.py --throughput 2000     # frames per second through the DMA
+```
+From Python: `from hwgen_driver import Accelerator; acc = Accelerator(); acc.predict(frames)` with
+uint8 frames of shape (N, {meta['stream']['input_shape_nhwc'][3]}, {meta['stream']['input_shape_nhwc'][1]}, {meta['stream']['input_shape_nhwc'][2]}) (NCHW); it returns
+the steering class (0 left, 1 straight, 2 right), the throttle and the raw outputs per frame.
+
+## What is in here
+- `build.tcl`, `Makefile`: block design (PS, AXI DMA `dma` MM2S -> accelerator -> S2MM, one PL
+  clock, reset, SmartConnect to {board.ps_config['memory_port']}), synthesis, implementation, bitstream.
+- `rtl/`: the accelerator sources; `@HWGEN_RTL_DIR@` in them is filled in by build.tcl.
+- `hwgen_driver.py`, `hwgen_software.py`, `software.json`: driver and post-processing.
+- `golden/`: frames and expected outputs for the self-test. `deploy.json`: what was generated.
+"""
+
+
+def configure(parser) -> None:
+    parser.add_argument("build_dir", metavar="DIR", help="build folder written by `hwgen compile`")
+    parser.add_argument("--board", required=True, help="board name (see `hwgen boards`)")
+    parser.add_argument("--app", help="application name on the board (default: the build folder's name)")
+
+
+def main(args) -> int:
+    out = package(args.build_dir, args.board, args.app)
+    meta = json.loads((out / "deploy.json").read_text())
+    print(f"packaged {meta['board']} ({meta['part']}, {meta['clock_mhz']:g} MHz) in {out}")
+    print(f"next: hwgen build-bitstream {args.build_dir} --board {meta['board']}   (needs Vivado)")
+    return 0
