@@ -2,7 +2,7 @@
 
 best.pt: {"spec", "model" (state_dict), "epoch", "metrics"}.
 last.pt: best.pt's fields for the latest epoch plus "optimizer", "history", "best", "stale_epochs",
-         "rng" (torch and augmentation generator states).
+         "scale_stats" (see scale_stats()).
 """
 from __future__ import annotations
 
@@ -30,6 +30,28 @@ def load(path: Path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=False)
     except (OSError, RuntimeError, EOFError) as err:
         raise HwgenError(f"{path}: unreadable checkpoint ({err})") from None
+
+
+def scale_stats(model) -> dict:
+    """State of Brevitas activation scales still collecting statistics (the first training steps).
+
+    Brevitas keeps the step counter and running statistics outside the state_dict, and loading a
+    state_dict ends collection, so a resumed run would diverge from an uninterrupted one."""
+    return {name: {"counter": module.counter, "buffer": module.buffer.clone()}
+            for name, module in model.named_modules()
+            if hasattr(module, "collect_stats_steps") and module.counter <= module.collect_stats_steps}
+
+
+def restore_scale_stats(model, stats: dict) -> None:
+    import torch
+
+    modules = dict(model.named_modules())
+    with torch.no_grad():
+        for name, state in stats.items():
+            module = modules[name]
+            module.counter = state["counter"]
+            module.buffer.copy_(state["buffer"])
+            module.value.fill_(1.0)  # Brevitas multiplies this initial 1.0 by the statistics when collection ends
 
 
 def checkpoint_path(run_or_ckpt: Path | str) -> Path:

@@ -76,13 +76,15 @@ def evaluate(model, frames: np.ndarray, classes: np.ndarray, throttle: np.ndarra
 
 
 def _set_frozen(model, n_blocks: int) -> None:
-    """Freeze the first n conv blocks (weights and BatchNorm statistics); unfreeze the rest."""
+    """Freeze conv weights and BatchNorm (parameters and statistics) of the first n conv blocks and
+    unfreeze the rest. Activation quantizers stay trainable: their scales are new in QAT."""
     for i, block in enumerate(model.conv_blocks):
         frozen = i < n_blocks
-        for p in block.parameters():
+        conv, batch_norm = block[0], block[1]
+        for p in (*conv.parameters(), *batch_norm.parameters()):
             p.requires_grad_(not frozen)
         if frozen:
-            block.eval()
+            batch_norm.eval()
 
 
 def _write_metrics(out: Path, history: list[dict]) -> None:
@@ -147,6 +149,7 @@ def train_on_split(split: Split, spec: dict, out: Path | str, options: TrainOpti
             raise HwgenError(f"{last_path}: was trained with preset '{state['spec']['name']}' and other "
                              "settings; resume with the same preset and options")
         model.load_state_dict(state["model"])
+        ckpt.restore_scale_stats(model, state["scale_stats"])
         optimizer.load_state_dict(state["optimizer"])
         history, best, stale_epochs = state["history"], state["best"], state["stale_epochs"]
         first_epoch = state["epoch"] + 1
@@ -195,7 +198,7 @@ def train_on_split(split: Split, spec: dict, out: Path | str, options: TrainOpti
             stale_epochs += 1
         ckpt.save({"spec": model.spec, "model": model.state_dict(), "epoch": epoch, "metrics": metrics,
                    "optimizer": optimizer.state_dict(), "history": history, "best": best,
-                   "stale_epochs": stale_epochs}, last_path)
+                   "stale_epochs": stale_epochs, "scale_stats": ckpt.scale_stats(model)}, last_path)
         _write_metrics(out, history)
         print(f"epoch {epoch + 1}/{options.epochs}: train loss {metrics['train_loss']:.4f} "
               f"acc {metrics['train_accuracy']:.3f} | val loss {metrics['val_loss']:.4f} "
