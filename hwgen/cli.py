@@ -16,10 +16,10 @@ from hwgen.errors import HwgenError
 COMMANDS: dict[str, tuple[str | None, str, int]] = {
     "doctor": ("hwgen.doctor", "check every tool the flow needs", 2),
     "boards": ("hwgen.boards", "list the supported FPGA boards", 7),
-    "data": (None, "record or inspect driving data (DonkeyCar tubs)", 3),
+    "data": ("hwgen.data.cli", "record or inspect driving data (DonkeyCar tubs)", 3),
     "train": ("hwgen.train", "train the steering CNN with Brevitas QAT", 3),
     "export": ("hwgen.export", "export a trained run to QONNX plus golden frames", 3),
-    "compile": (None, "lower QONNX with FINN to a folded all-RTL dataflow design", 4),
+    "compile": ("hwgen.compile", "lower QONNX with FINN to a folded all-RTL dataflow design", 4),
     "verify": (None, "bit-exact cocotb/Verilator check of the accelerator RTL", 5),
     "report": (None, "throughput, latency, resources and power report", 6),
     "package": ("hwgen.deploy.package", "Vivado scripts, driver and board files for deployment", 7),
