@@ -8,13 +8,14 @@ every property value. The driver test proves the byte packing, beat unpacking, D
 post-processing reproduce expected outputs from raw accelerator integers; the integers themselves
 come from the test, not from hardware.
 """
+import importlib.util
 import json
 import os
 import shutil
 import stat
 import subprocess
 import sys
-import types
+import sysconfig
 from pathlib import Path
 
 import numpy as np
@@ -22,34 +23,40 @@ import pytest
 
 from hwgen import cli
 from hwgen.boards import load_board
-from hwgen.deploy import package as package_module
 from hwgen.deploy.bitstream import build_bitstream
+from hwgen.deploy import hwgen_driver
 from hwgen.deploy.hwgen_driver import pack_frames, unpack_outputs
 from hwgen.deploy.package import package
 from hwgen.errors import HwgenError
 
 STUB = Path(__file__).with_name("vivado_stub.tcl")
+FAKE_PYNQ = Path(__file__).with_name("fake_pynq") / "pynq.py"
 TCLSH = shutil.which("tclsh")
 needs_tclsh = pytest.mark.skipif(TCLSH is None, reason="tclsh not installed (apt-get install -y tcl)")
 
 # A small accelerator: 4x6 RGB frames, one pixel (3 bytes) per input beat; 4 outputs of 20 bits,
 # two per 40-bit output beat, so elements straddle byte boundaries.
 H, W, C = 4, 6, 3
-OUT_BITS, OUT_PER_BEAT, OUT_BEATS = 20, 2, 2
+OUT_BITS = 20
 STREAM = {
     "top": "hwgen_top", "clock_mhz": 142.86,
     "s_axis": {"width_bits": 24, "elem_bits": 8, "elems_per_beat": 3, "beats_per_frame": H * W},
-    "m_axis": {"width_bits": 40, "elem_bits": OUT_BITS, "signed": True, "elems_per_beat": OUT_PER_BEAT,
-               "beats_per_frame": OUT_BEATS},
+    "m_axis": {"width_bits": 40, "elem_bits": OUT_BITS, "signed": True, "elems_per_beat": 2, "beats_per_frame": 2},
     "input_shape_nhwc": [1, H, W, C], "output_shape": [1, 4],
 }
-# Stand-in for hwgen/compile/software.py (per-output scale and bias), used until that module exists.
-STANDIN_SOFTWARE = '''import numpy as np
-
-
-def apply_postprocess(outputs, software):
-    return np.asarray(outputs, np.float64) * np.asarray(software["scale"]) + np.asarray(software["bias"])
-'''
+SCALE = np.array([[0.001, 0.002, 0.0005, 1e-4]], np.float32)
+BIAS = np.array([[0.1, -0.2, 0.0, 0.5]], np.float32)
+# software.json as hwgen compile writes it (keys documented in hwgen/compile/software.py)
+SOFTWARE = {
+    "input": {"name": "global_in", "layout": "NHWC", "shape": [1, H, W, C], "datatype": "UINT8",
+              "model_input_layout": "NCHW", "model_input_shape": [1, C, H, W]},
+    "preprocess": [{"op": "Transpose", "perm": [0, 2, 3, 1]}],
+    "output": {"name": "global_out", "shape": [1, 4], "datatype": "INT20"},
+    "postprocess": [{"op": "Mul", "constant": SCALE.tolist(), "constant_first": False},
+                    {"op": "Add", "constant": BIAS.tolist(), "constant_first": False}],
+    "outputs": {"steering": {"slice": [0, 3], "decode": "argmax", "classes": ["left", "straight", "right"]},
+                "throttle": {"slice": [3, 4], "decode": "value"}},
+}
 
 
 def make_build(root: Path, frames: int = 5, seed: int = 0) -> tuple[Path, np.ndarray]:
@@ -76,156 +83,99 @@ def make_build(root: Path, frames: int = 5, seed: int = 0) -> tuple[Path, np.nda
     rng = np.random.default_rng(seed)
     raw = rng.integers(-(1 << (OUT_BITS - 1)), 1 << (OUT_BITS - 1), (frames, 4))
     raw[0] = [-(1 << (OUT_BITS - 1)), (1 << (OUT_BITS - 1)) - 1, -1, 0]  # range ends, sign bit
-    software = {"scale": [0.001, 0.002, 0.0005, 1e-4], "bias": [0.1, -0.2, 0.0, 0.5]}
-    (build / "software.json").write_text(json.dumps(software))
+    (build / "software.json").write_text(json.dumps(SOFTWARE))
     (build / "golden").mkdir()
     np.save(build / "golden" / "input.npy", rng.integers(0, 256, (frames, C, H, W), dtype=np.uint8))
-    expected = (raw * np.array(software["scale"]) + np.array(software["bias"])).astype(np.float32)
-    np.save(build / "golden" / "expected.npy", expected)
+    # stands in for the PyTorch outputs: the scale and bias applied to the accelerator's integers
+    np.save(build / "golden" / "expected.npy", raw.astype(np.float32) * SCALE + BIAS)
+    np.savez(build / "fake_dma.npz", frames=np.load(build / "golden" / "input.npy"), raw=raw)
     return build, raw
 
 
 @pytest.fixture
-def software_standin(tmp_path, monkeypatch):
-    if package_module.SOFTWARE_SOURCE.is_file():
-        pytest.skip("hwgen/compile/software.py exists: the fixture's software.json is in the stand-in's format")
-    source = tmp_path / "standin_software.py"
-    source.write_text(STANDIN_SOFTWARE)
-    monkeypatch.setattr(package_module, "SOFTWARE_SOURCE", source)
-    monkeypatch.setattr(package_module, "ROOT", tmp_path)
-
-
-# --- reference packing, written independently of the driver: one Python integer per beat -------
-def reference_frame_from_bytes(data: bytes) -> np.ndarray:
-    s_axis, beat_bytes = STREAM["s_axis"], STREAM["s_axis"]["width_bits"] // 8
-    pixels = []
-    for b in range(s_axis["beats_per_frame"]):
-        beat = int.from_bytes(data[b * beat_bytes:(b + 1) * beat_bytes], "little")
-        pixels += [(beat >> (8 * e)) & 0xFF for e in range(s_axis["elems_per_beat"])]
-    return np.array(pixels, np.uint8).reshape(H, W, C).transpose(2, 0, 1)
-
-
-def reference_output_bytes(values) -> bytes:
-    mask, out = (1 << OUT_BITS) - 1, b""
-    for b in range(OUT_BEATS):
-        beat = 0
-        for e in range(OUT_PER_BEAT):
-            beat |= (int(values[b * OUT_PER_BEAT + e]) & mask) << (OUT_BITS * e)
-        out += beat.to_bytes(STREAM["m_axis"]["width_bits"] // 8, "little")
-    return out
-
-
-class FakeAccelerator:
-    """In-memory DMA + accelerator: decodes the frames MM2S delivers, answers each with the raw
-    integers the test assigned to that frame, one S2MM packet per frame (TLAST ends a transfer)."""
-
-    def __init__(self, frames: np.ndarray, raw: np.ndarray):
-        self.answers = {f.tobytes(): r for f, r in zip(frames, raw)}
-        self.packets: list[bytes] = []
-        self.pending = None
-        self.sent_frames = 0
-        self.sendchannel = types.SimpleNamespace(transfer=self.send, wait=lambda: None)
-        self.recvchannel = types.SimpleNamespace(transfer=self.arm, wait=self.complete)
-
-    def send(self, buffer, start=0, nbytes=0):
-        data = buffer.reshape(-1).view(np.uint8)[start:start + nbytes].tobytes()
-        frame_bytes = H * W * 3
-        assert len(data) % frame_bytes == 0, "MM2S transfer is not whole frames"
-        for i in range(0, len(data), frame_bytes):
-            frame = reference_frame_from_bytes(data[i:i + frame_bytes])
-            self.packets.append(reference_output_bytes(self.answers[frame.tobytes()]))
-            self.sent_frames += 1
-
-    def arm(self, buffer, start=0, nbytes=0):
-        assert self.pending is None, "S2MM re-armed before the previous transfer completed"
-        assert start % 64 == 0, "S2MM destination not aligned"
-        self.pending = (buffer, start, nbytes)
-
-    def complete(self):
-        buffer, start, nbytes = self.pending
-        packet = self.packets.pop(0)
-        assert nbytes >= len(packet)
-        buffer.reshape(-1).view(np.uint8)[start:start + len(packet)] = np.frombuffer(packet, np.uint8)
-        self.pending = None
-
-
-class FakeBuffer(np.ndarray):
-    def flush(self):
-        pass
-
-    def invalidate(self):
-        pass
-
-
-def fake_pynq(accelerator: FakeAccelerator, loaded: dict) -> types.ModuleType:
-    module = types.ModuleType("pynq")
-
-    class Overlay:
-        def __init__(self, path, download=True):
-            loaded.update(path=path, download=download)
-            self.dma = accelerator
-
-    module.Overlay = Overlay
-    module.allocate = lambda shape, dtype: np.zeros(shape, dtype).view(FakeBuffer)
-    module.Clocks = types.SimpleNamespace(fclk0_mhz=None)
+def fake_pynq(monkeypatch):
+    """The in-memory pynq; answers come from HWGEN_FAKE_DMA (set by use_answers)."""
+    spec = importlib.util.spec_from_file_location("pynq", FAKE_PYNQ)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(sys.modules, "pynq", module)
     return module
 
 
+def use_answers(monkeypatch, build: Path, raw: np.ndarray | None = None) -> None:
+    if raw is not None:
+        np.savez(build / "fake_dma.npz", frames=np.load(build / "golden" / "input.npy"), raw=raw)
+    monkeypatch.setenv("HWGEN_FAKE_DMA", str(build / "fake_dma.npz"))
+
+
 # --- tests ----------------------------------------------------------------------------------------
-def test_pack_and_unpack_match_the_reference_bit_layout():
+def test_pack_and_unpack_match_the_reference_bit_layout(fake_pynq):
     rng = np.random.default_rng(3)
     frames = rng.integers(0, 256, (3, C, H, W), dtype=np.uint8)
-    packed = pack_frames(frames, STREAM)
+    packed = pack_frames(frames, STREAM, SOFTWARE)
     assert packed.shape == (3, H * W * 3)
     for frame, data in zip(frames, packed):
-        np.testing.assert_array_equal(reference_frame_from_bytes(data.tobytes()), frame)
+        np.testing.assert_array_equal(fake_pynq.decode_frame(data.tobytes(), STREAM), frame.transpose(1, 2, 0))
     values = rng.integers(-(1 << 19), 1 << 19, (6, 4))
-    raw = np.stack([np.frombuffer(reference_output_bytes(v), np.uint8) for v in values])
+    raw = np.stack([np.frombuffer(fake_pynq.encode_outputs(v, STREAM), np.uint8) for v in values])
     np.testing.assert_array_equal(unpack_outputs(raw, STREAM), values)
 
 
 def test_pack_rejects_frames_of_the_wrong_shape():
     with pytest.raises(ValueError, match="uint8"):
-        pack_frames(np.zeros((1, C, W, H), np.uint8), STREAM)
+        pack_frames(np.zeros((1, C, W, H), np.uint8), STREAM, SOFTWARE)
 
 
-def test_driver_reproduces_golden_outputs_through_the_dma(tmp_path, software_standin, monkeypatch):
+def test_driver_reproduces_golden_outputs_through_the_dma(tmp_path, fake_pynq, monkeypatch):
+    from hwgen.deploy.hwgen_driver import Accelerator, selftest
+
     build, raw = make_build(tmp_path, frames=7)
     deploy = package(build, "pynq-z2")
+    use_answers(monkeypatch, build)
     frames = np.load(deploy / "golden" / "input.npy")
     expected = np.load(deploy / "golden" / "expected.npy")
-    fake, loaded = FakeAccelerator(frames, raw), {}
-    monkeypatch.setitem(sys.modules, "pynq", fake_pynq(fake, loaded))
-    monkeypatch.syspath_prepend(str(deploy))
-    import hwgen_driver  # the copy inside the package, with its shipped hwgen_software.py
-
-    monkeypatch.setattr(hwgen_driver, "HERE", deploy)
-    accelerator = hwgen_driver.Accelerator(deploy)
+    accelerator = Accelerator(deploy)
     accelerator.batch = 3  # several MM2S transfers, the last one partial
-    assert loaded == {"path": str(deploy / "hwgen.bit"), "download": True}
-    assert sys.modules["pynq"].Clocks.fclk0_mhz == pytest.approx(142.86)
+    assert fake_pynq.loaded == {"path": str(deploy / "hwgen.bit"), "download": True}
+    assert fake_pynq.Clocks.fclk0_mhz == pytest.approx(142.86)
     np.testing.assert_array_equal(accelerator.run_raw(frames), raw)
     np.testing.assert_allclose(accelerator.run(frames), expected, rtol=1e-5)
     prediction = accelerator.predict(frames)
     np.testing.assert_array_equal(prediction["steering"], np.argmax(expected[:, :3], axis=1))
-    np.testing.assert_allclose(prediction["throttle"], expected[:, 3], rtol=1e-5)
-    assert hwgen_driver.selftest(accelerator, deploy)["mismatches"] == 0
-    del sys.modules["hwgen_driver"]
+    np.testing.assert_allclose(prediction["throttle"][:, 0], expected[:, 3], rtol=1e-5)
+    assert selftest(accelerator, deploy)["mismatches"] == 0
+    assert accelerator.throughput(10)["frames"] == 10
 
 
-def test_driver_selftest_reports_a_wrong_output(tmp_path, software_standin, monkeypatch):
+def test_driver_selftest_reports_a_wrong_output(tmp_path, fake_pynq, monkeypatch):
+    from hwgen.deploy.hwgen_driver import Accelerator, selftest
+
     build, raw = make_build(tmp_path, frames=4)
     deploy = package(build, "pynq-z2")
-    frames = np.load(deploy / "golden" / "input.npy")
     wrong = raw.copy()
-    wrong[2, 1] += 1
-    monkeypatch.setitem(sys.modules, "pynq", fake_pynq(FakeAccelerator(frames, wrong), {}))
-    from hwgen.deploy import hwgen_driver
+    wrong[2, 1] += 5000 if raw[2, 1] < 0 else -5000  # well beyond the 1e-5 relative tolerance
+    use_answers(monkeypatch, build, wrong)
+    result = selftest(Accelerator(deploy), deploy)
+    assert result["mismatches"] == 1
+    assert (result["first_mismatch"]["frame"], result["first_mismatch"]["index"]) == (2, 1)
 
-    monkeypatch.setattr(hwgen_driver, "HERE", deploy)
-    result = hwgen_driver.selftest(hwgen_driver.Accelerator(deploy), deploy)
-    assert result["mismatches"] == 1 and result["first_mismatch"]["frame"] == 2
-    assert result["first_mismatch"]["index"] == 1
+
+def test_shipped_driver_runs_without_hwgen(tmp_path):
+    """The deploy folder's own driver, with only numpy and the fake pynq importable (no hwgen):
+    `python3 hwgen_driver.py --selftest --no-download` as on a Kria board after loadapp."""
+    build, _ = make_build(tmp_path)
+    deploy = package(build, "kv260")
+    site_packages = sysconfig.get_paths()["purelib"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAKE_PYNQ.parent), site_packages]),
+           "HWGEN_FAKE_DMA": str(build / "fake_dma.npz")}
+    probe = subprocess.run([sys.executable, "-S", "-c", "import hwgen"], env=env, cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert probe.returncode != 0, "hwgen must not be importable in this check"
+    run = subprocess.run([sys.executable, "-S", str(deploy / "hwgen_driver.py"), "--selftest", "--no-download"],
+                         env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["frames"] == 5 and result["mismatches"] == 0
 
 
 def run_stub(deploy: Path, log: Path, env=None) -> list[dict]:
@@ -253,7 +203,7 @@ def stream_path_exists(calls: list[dict], start: str, end: str) -> bool:
 
 @needs_tclsh
 @pytest.mark.parametrize("board_name", ["pynq-z2", "kv260"])
-def test_build_tcl_runs_under_stub_vivado(tmp_path, software_standin, board_name):
+def test_build_tcl_runs_under_stub_vivado(tmp_path, board_name):
     build, _ = make_build(tmp_path)
     deploy = package(build, board_name)
     board = load_board(board_name)
@@ -299,7 +249,7 @@ def test_build_tcl_runs_under_stub_vivado(tmp_path, software_standin, board_name
 
 
 @needs_tclsh
-def test_stub_catches_a_broken_flow(tmp_path, software_standin):
+def test_stub_catches_a_broken_flow(tmp_path):
     """The stub run is a real check: a block design that uses a cell it never made fails."""
     build, _ = make_build(tmp_path)
     deploy = package(build, "pynq-z2")
@@ -310,7 +260,7 @@ def test_stub_catches_a_broken_flow(tmp_path, software_standin):
     assert "no cell reset" in err.value.stderr
 
 
-def test_package_layout_and_kria_files(tmp_path, software_standin):
+def test_package_layout_and_kria_files(tmp_path):
     build, _ = make_build(tmp_path)
     deploy = package(build, "kv260", app="Lane Keeper")
     meta = json.loads((deploy / "deploy.json").read_text())
@@ -322,7 +272,9 @@ def test_package_layout_and_kria_files(tmp_path, software_standin):
     assert "[destination_device = pl] ../../hwgen.bit" in (kria / "lane-keeper.bif").read_text()
     makefile = (deploy / "Makefile").read_text()
     assert "-arch zynqmp -image lane-keeper.bif" in makefile and "-source build.tcl" in makefile
-    assert (deploy / "hwgen_software.py").read_text().endswith(STANDIN_SOFTWARE)
+    assert (deploy / "hwgen_driver.py").read_text() == Path(hwgen_driver.__file__).read_text()
+    assert meta["files"]["modules"] == ["hwgen/__init__.py", "hwgen/compile/__init__.py",
+                                        "hwgen/compile/software.py", "hwgen/errors.py"]
     assert not list(build.glob("deploy/.*"))  # no partial folder left behind
     wrapper = (deploy / "rtl" / "hwgen_accel.v").read_text()
     assert "input wire [23:0] s_axis_tdata" in wrapper and "output wire [39:0] m_axis_tdata" in wrapper
@@ -330,7 +282,7 @@ def test_package_layout_and_kria_files(tmp_path, software_standin):
     assert pynq_meta["kria"] is None and "kria:" not in (build / "deploy" / "pynq-z2" / "Makefile").read_text()
 
 
-def test_package_errors_are_clear(tmp_path, software_standin):
+def test_package_errors_are_clear(tmp_path):
     build, _ = make_build(tmp_path)
     with pytest.raises(HwgenError, match="unknown board 'pynq-z9'"):
         package(build, "pynq-z9")
@@ -360,7 +312,7 @@ exec {TCLSH} {STUB} {log} "$src" "$@"
 
 
 @needs_tclsh
-def test_build_bitstream_runs_make_and_checks_timing(tmp_path, software_standin, monkeypatch):
+def test_build_bitstream_runs_make_and_checks_timing(tmp_path, monkeypatch):
     build, _ = make_build(tmp_path)
     package(build, "pynq-z2")
     fake_vivado(tmp_path / "bin", tmp_path / "calls.jsonl")
@@ -372,7 +324,7 @@ def test_build_bitstream_runs_make_and_checks_timing(tmp_path, software_standin,
         build_bitstream(build, "pynq-z2", jobs=1)
 
 
-def test_build_bitstream_without_vivado_says_what_to_run(tmp_path, software_standin, monkeypatch, capsys):
+def test_build_bitstream_without_vivado_says_what_to_run(tmp_path, monkeypatch, capsys):
     build, _ = make_build(tmp_path)
     package(build, "kv260")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
@@ -400,7 +352,7 @@ def flash_dry_run(capsys, *args) -> list[str]:
     return capsys.readouterr().out.splitlines()
 
 
-def test_flash_kria_dry_run(tmp_path, software_standin, capsys):
+def test_flash_kria_dry_run(tmp_path, capsys):
     build, _ = make_build(tmp_path)
     deploy = built(build, "kv260")
     lines = flash_dry_run(capsys, str(build), "--board", "kv260", "--host", "ubuntu@10.0.0.7")
@@ -415,19 +367,22 @@ def test_flash_kria_dry_run(tmp_path, software_standin, capsys):
     assert "--no-download" in lines[-1] and "--selftest" in lines[-1]
 
 
-def test_flash_pynq_and_jtag_dry_run(tmp_path, software_standin, capsys):
+def test_flash_pynq_and_jtag_dry_run(tmp_path, capsys):
     build, _ = make_build(tmp_path)
     deploy = built(build, "pynq-z2")
     lines = flash_dry_run(capsys, str(build), "--board", "pynq-z2", "--host", "xilinx@pynq")
-    assert lines[0] == "ssh xilinx@pynq 'mkdir -p hwgen/pilotnet-test/golden'"
-    assert lines[1].startswith(f"scp {deploy}/hwgen.bit {deploy}/hwgen.hwh {deploy}/deploy.json")
-    assert lines[1].endswith("xilinx@pynq:hwgen/pilotnet-test/")
+    app = "hwgen/pilotnet-test"
+    assert lines[0] == (f"ssh xilinx@pynq 'mkdir -p {app} {app}/hwgen {app}/hwgen/compile {app}/golden'")
+    assert lines[1] == (f"scp {deploy}/hwgen.bit {deploy}/hwgen.hwh {deploy}/deploy.json {deploy}/hwgen_driver.py "
+                        f"{deploy}/software.json xilinx@pynq:{app}/")
+    assert (f"scp {deploy}/hwgen/compile/__init__.py {deploy}/hwgen/compile/software.py "
+            f"xilinx@pynq:{app}/hwgen/compile/") in lines
     assert "hwgen_driver.py --selftest" in lines[-1] and "--no-download" not in lines[-1]
     lines = flash_dry_run(capsys, str(build), "--board", "pynq-z2", "--method", "jtag")
     assert lines == [f"openFPGALoader -b pynq_z2 {deploy}/hwgen.bit"]
 
 
-def test_flash_without_bitstream_is_an_error(tmp_path, software_standin, capsys):
+def test_flash_without_bitstream_is_an_error(tmp_path, capsys):
     build, _ = make_build(tmp_path)
     package(build, "kv260")
     assert cli.main(["flash", str(build), "--board", "kv260", "--dry-run"]) == 1

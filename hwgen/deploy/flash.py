@@ -20,11 +20,12 @@ METHODS = {"kria-xmutil": "kria", "pynq": "pynq"}
 REMOTE_DIR = "hwgen"  # on the board: ~/hwgen/<app>/ holds the driver bundle
 
 
-def driver_bundle(folder: Path, meta: dict) -> list[Path]:
-    """What the driver needs on the board: bitstream + .hwh (PYNQ parses it), driver, metadata."""
-    files = [meta["outputs"]["bitstream"], meta["outputs"]["hwh"], "deploy.json", meta["files"]["driver"],
-             meta["files"]["software_module"], meta["files"]["software"], *meta["files"]["golden"]]
-    return [folder / f for f in files]
+def driver_bundle(meta: dict) -> list[str]:
+    """What the driver needs on the board, relative to the package: bitstream + .hwh (PYNQ parses
+    it), driver, its hwgen modules, software.json, golden frames."""
+    files = meta["files"]
+    return [meta["outputs"]["bitstream"], meta["outputs"]["hwh"], "deploy.json", files["driver"],
+            files["software"], *files["modules"], *files["golden"]]
 
 
 def require(paths: list[Path], what_to_do: str) -> None:
@@ -37,12 +38,14 @@ def on_board(host: str | None, command: list[str]) -> list[str]:
     return ["ssh", host, shlex.join(command)] if host else command
 
 
-def copy_to_board(host: str, files: list[Path], dest: str) -> list[list[str]]:
-    """mkdir + scp, keeping golden/ as a subfolder."""
-    golden = [str(f) for f in files if f.parent.name == "golden"]
-    top = [str(f) for f in files if f.parent.name != "golden"]
-    commands = [on_board(host, ["mkdir", "-p", f"{dest}/golden"]), ["scp", *top, f"{host}:{dest}/"]]
-    return commands + ([["scp", *golden, f"{host}:{dest}/golden/"]] if golden else [])
+def copy_to_board(host: str, folder: Path, files: list[str], dest: str) -> list[list[str]]:
+    """mkdir + one scp per subfolder, keeping the package's layout under dest."""
+    groups: dict[str, list[str]] = {}
+    for name in files:
+        parent = Path(name).parent
+        groups.setdefault(dest if parent == Path(".") else f"{dest}/{parent.as_posix()}", []).append(str(folder / name))
+    commands = [on_board(host, ["mkdir", "-p", *groups])]
+    return commands + [["scp", *paths, f"{host}:{target}/"] for target, paths in groups.items()]
 
 
 def driver_command(meta: dict, folder: str, download: bool) -> list[str]:
@@ -70,9 +73,10 @@ def flash_commands(build_dir: Path | str, board_name: str, host: str | None = No
         if not board.openfpgaloader_board:
             raise HwgenError(f"{board.name}: openFPGALoader does not know this board; use --method {METHODS[board.load]}")
         return [["openFPGALoader", "-b", board.openfpgaloader_board, str(folder / meta["outputs"]["bitstream"])]]
-    bundle = driver_bundle(folder, meta)
-    require(bundle[1:], "the package is incomplete: run `hwgen build-bitstream` (.hwh) or `hwgen package` again")
-    commands = copy_to_board(host, bundle, remote) if host else []
+    bundle = driver_bundle(meta)
+    require([folder / f for f in bundle[1:]],
+            "the package is incomplete: run `hwgen build-bitstream` (.hwh) or `hwgen package` again")
+    commands = copy_to_board(host, folder, bundle, remote) if host else []
     if method == "pynq":
         return commands + [on_board(host, driver_command(meta, remote, download=True))]
     if method != "kria" or not meta["kria"]:

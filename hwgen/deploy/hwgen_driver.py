@@ -2,8 +2,8 @@
 
 Runs on the board with only numpy and pynq: loads the overlay, sets the PL clock, streams uint8
 camera frames through the AXI DMA and turns the accelerator's output integers into the model's
-outputs with the recorded software post-processing (software.json, applied by hwgen_software.py,
-a copy of hwgen.compile.software made at packaging time).
+outputs with the recorded software pre/post-processing (software.json, executed by
+hwgen.compile.software: the package ships a copy of that module next to this file).
 
     python3 hwgen_driver.py --selftest          # golden frames -> compare with golden/expected.npy
     python3 hwgen_driver.py --throughput 2000   # frames per second through the DMA
@@ -11,7 +11,6 @@ a copy of hwgen.compile.software made at packaging time).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -20,8 +19,10 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-# The accelerator's outputs after post-processing: 3 steering logits (left, straight, right), throttle.
-STEERING_CLASSES = ("left", "straight", "right")
+if not __package__:  # run from a deploy folder: use the hwgen modules shipped with this build
+    sys.path.insert(0, str(HERE))
+
+from hwgen.compile.software import apply_postprocess, apply_preprocess, interpret_outputs  # noqa: E402
 
 
 def frame_bytes_in(stream: dict) -> int:
@@ -32,24 +33,24 @@ def frame_bytes_out(stream: dict) -> int:
     return stream["m_axis"]["beats_per_frame"] * stream["m_axis"]["width_bits"] // 8
 
 
-def pack_frames(frames: np.ndarray, stream: dict) -> np.ndarray:
-    """uint8 frames (N, C, H, W) -> the bytes the DMA sends, (N, bytes per frame).
+def pack_frames(frames: np.ndarray, stream: dict, software: dict) -> np.ndarray:
+    """Model input frames (uint8, e.g. N C H W) -> the bytes the DMA sends, (N, bytes per frame).
 
-    The accelerator takes pixels in NHWC order, element 0 in the lowest byte of a beat, each beat
-    padded to its byte width; that is the same byte order as the NHWC array in memory.
+    software.json's pre-processing gives the accelerator's layout (NHWC); a beat holds
+    elems_per_beat pixels, element 0 in its lowest byte, padded to the beat's byte width.
     """
-    _, height, width, channels = stream["input_shape_nhwc"]
-    frames = np.asarray(frames)
-    if frames.dtype != np.uint8 or frames.shape[1:] != (channels, height, width):
-        raise ValueError(f"frames must be uint8 (N, {channels}, {height}, {width}), got {frames.dtype} {frames.shape}")
+    nhwc = apply_preprocess(np.asarray(frames), software)
+    shape = tuple(stream["input_shape_nhwc"][1:])
+    if nhwc.dtype != np.uint8 or nhwc.shape[1:] != shape:
+        raise ValueError(f"frames must be uint8 and become {shape} after pre-processing; got "
+                         f"{nhwc.dtype} {np.asarray(frames).shape}")
     s_axis = stream["s_axis"]
     per_beat, beats, beat_bytes = s_axis["elems_per_beat"], s_axis["beats_per_frame"], s_axis["width_bits"] // 8
-    if per_beat * beats != height * width * channels:
-        raise ValueError(f"s_axis carries {beats} beats x {per_beat} pixels, the frame has {height * width * channels}")
-    nhwc = frames.transpose(0, 2, 3, 1).reshape(len(frames), beats, per_beat)
-    packed = np.zeros((len(frames), beats, beat_bytes), np.uint8)
-    packed[:, :, :per_beat] = nhwc
-    return packed.reshape(len(frames), beats * beat_bytes)
+    if per_beat * beats != int(np.prod(shape)):
+        raise ValueError(f"s_axis carries {beats} beats x {per_beat} pixels, a frame has {int(np.prod(shape))}")
+    packed = np.zeros((len(nhwc), beats, beat_bytes), np.uint8)
+    packed[:, :, :per_beat] = nhwc.reshape(len(nhwc), beats, per_beat)
+    return packed.reshape(len(nhwc), beats * beat_bytes)
 
 
 def unpack_outputs(raw: np.ndarray, stream: dict) -> np.ndarray:
@@ -66,25 +67,6 @@ def unpack_outputs(raw: np.ndarray, stream: dict) -> np.ndarray:
     return values[:, :n_outputs]
 
 
-def load_postprocess():
-    """apply_postprocess from the copy shipped next to this driver (it matches this build)."""
-    spec = importlib.util.spec_from_file_location("hwgen_software", HERE / "hwgen_software.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.apply_postprocess
-
-
-def interpret(outputs: np.ndarray) -> dict:
-    """Post-processed outputs (N, 4) -> steering class index/name and throttle per frame."""
-    steering = np.argmax(outputs[:, : len(STEERING_CLASSES)], axis=1)
-    return {
-        "steering": steering,
-        "steering_name": [STEERING_CLASSES[i] for i in steering],
-        "throttle": outputs[:, len(STEERING_CLASSES)],
-        "outputs": outputs,
-    }
-
-
 class Accelerator:
     """The accelerator behind an AXI DMA: MM2S sends frames, S2MM returns one packet per frame."""
 
@@ -95,7 +77,6 @@ class Accelerator:
         self.meta = json.loads((self.folder / "deploy.json").read_text())
         self.stream = self.meta["stream"]
         self.software = json.loads((self.folder / self.meta["files"]["software"]).read_text())
-        self.apply_postprocess = load_postprocess()
         self.overlay = Overlay(str(self.folder / self.meta["outputs"]["bitstream"]), download=download)
         if download:
             from pynq import Clocks
@@ -129,23 +110,24 @@ class Accelerator:
 
     def run_raw(self, frames: np.ndarray) -> np.ndarray:
         """uint8 frames (N, C, H, W) -> the accelerator's output integers (N, outputs)."""
-        packed = pack_frames(frames, self.stream)
+        packed = pack_frames(frames, self.stream, self.software)
         raw = [self._run_batch(packed[i : i + self.batch]) for i in range(0, len(packed), self.batch)]
         return unpack_outputs(np.concatenate(raw), self.stream)
 
     def run(self, frames: np.ndarray) -> np.ndarray:
         """uint8 frames (N, C, H, W) -> the model's outputs (N, 4), as PyTorch computes them."""
-        return np.asarray(self.apply_postprocess(self.run_raw(frames), self.software))
+        return apply_postprocess(self.run_raw(frames), self.software)
 
     def predict(self, frames: np.ndarray) -> dict:
-        return interpret(self.run(frames))
+        """Decoded outputs per software.json "outputs", e.g. {"steering": class indices, "throttle": ...}."""
+        return interpret_outputs(self.run(frames), self.software)
 
     def throughput(self, frames: int = 1000) -> dict:
         """Frames per second through DMA and accelerator (packing excluded, as in a camera loop)."""
-        _, height, width, channels = self.stream["input_shape_nhwc"]
+        shape = self.software["input"]["model_input_shape"][1:]
         rng = np.random.default_rng(0)
-        packed = pack_frames(rng.integers(0, 256, (min(frames, self.batch), channels, height, width), np.uint8),
-                             self.stream)
+        packed = pack_frames(rng.integers(0, 256, (min(frames, self.batch), *shape), np.uint8),
+                             self.stream, self.software)
         done, start = 0, time.perf_counter()
         while done < frames:
             count = min(frames - done, len(packed))

@@ -24,7 +24,7 @@ OUT_SLOT_ALIGN = 64  # S2MM destinations stay aligned to any memory-map width (n
 ACCEL_MODULE = "hwgen_accel"
 BD_NAME = "hwgen"
 OUTPUT_NAME = "hwgen"  # hwgen.bit + hwgen.hwh: PYNQ's Overlay wants the same base name
-SOFTWARE_SOURCE = ROOT / "hwgen" / "compile" / "software.py"
+SHIPPED_MODULES = ("hwgen.compile.software",)  # what hwgen_driver.py imports from hwgen
 DRIVER_SOURCE = Path(__file__).with_name("hwgen_driver.py")
 QUOTED_ABSOLUTE_PATH = re.compile(r'"(/[^"\s]+)"')
 HDL_SUFFIXES = {".v", ".sv", ".vh", ".svh"}
@@ -199,18 +199,33 @@ def kria_files(board: Board, app: str, clock_mhz: float) -> dict[str, str]:
     }
 
 
-def copy_software_module(dest: Path) -> None:
-    """Ship hwgen.compile.software with the driver: the board has numpy and pynq, not hwgen."""
-    if not SOFTWARE_SOURCE.is_file():
-        raise HwgenError(f"{SOFTWARE_SOURCE}: missing; the driver needs hwgen's software post-processing module")
-    source = SOFTWARE_SOURCE.read_text()
-    for node in ast.walk(ast.parse(source)):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-            [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-        if any(n.split(".")[0] == "hwgen" for n in names) or (isinstance(node, ast.ImportFrom) and node.level):
-            raise HwgenError(f"{SOFTWARE_SOURCE}: imports hwgen; it must stay self-contained to run on a board")
-    dest.write_text(f"# Copied by `hwgen package` from {SOFTWARE_SOURCE.relative_to(ROOT)}; edit that file.\n"
-                    + source)
+def ship_modules(dest: Path, modules: tuple[str, ...] = SHIPPED_MODULES) -> list[str]:
+    """Copy hwgen modules the driver imports (and the hwgen modules they import) into dest/hwgen/,
+    with empty package __init__ files: the board has numpy and pynq, not hwgen or FINN."""
+    todo, shipped = list(modules), []
+    while todo:
+        name = todo.pop()
+        source = ROOT / Path(*name.split(".")).with_suffix(".py")
+        if name in shipped or not source.is_file():
+            continue
+        text = source.read_text()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("hwgen"):
+                todo.append(node.module)
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.startswith("hwgen.")]
+        target = dest / source.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(f"# Copied by `hwgen package` from {source.relative_to(ROOT)}; edit that file.\n" + text)
+        shipped.append(name)
+        for package_dir in target.relative_to(dest).parents:
+            init = dest / package_dir / "__init__.py"
+            if package_dir != Path(".") and not init.exists():
+                init.write_text("# Only the hwgen modules the board driver needs, shipped by `hwgen package`.\n")
+    missing = [m for m in modules if m not in shipped]
+    if missing:
+        raise HwgenError(f"{missing[0]}: module not found in {ROOT}; the board driver needs it")
+    return sorted(str(p.relative_to(dest)) for p in (dest / "hwgen").rglob("*.py"))
 
 
 def slug(name: str) -> str:
@@ -231,6 +246,11 @@ def package(build_dir: Path | str, board_name: str, app: str | None = None) -> P
     software_json = build_dir / "software.json"
     if not software_json.is_file():
         raise HwgenError(f"{software_json}: missing; run `hwgen compile` for this build first")
+    software = json.loads(software_json.read_text())
+    missing = [k for k in ("input", "preprocess", "postprocess") if k not in software]
+    if missing or "model_input_shape" not in software["input"]:
+        raise HwgenError(f"{software_json}: missing {', '.join(missing) or 'input.model_input_shape'}; "
+                         "re-run `hwgen compile`")
     clock_mhz = float(top["clock_mhz"])
     app = slug(app or build_dir.name)
 
@@ -276,7 +296,7 @@ def package(build_dir: Path | str, board_name: str, app: str | None = None) -> P
                 "sources": sorted(kria_files(board, app, clock_mhz))}
 
     shutil.copyfile(DRIVER_SOURCE, work / "hwgen_driver.py")
-    copy_software_module(work / "hwgen_software.py")
+    shipped = ship_modules(work)
     shutil.copyfile(software_json, work / "software.json")
     golden = []
     for name in ("input.npy", "expected.npy"):
@@ -288,6 +308,7 @@ def package(build_dir: Path | str, board_name: str, app: str | None = None) -> P
     meta = {
         "board": board.name, "part": board.part, "family": board.family, "load": board.load,
         "build_dir": str(build_dir), "app": app, "clock_mhz": clock_mhz,
+        "model_input_shape": software["input"]["model_input_shape"],
         "stream": {k: v for k, v in top.items() if k != "files"},
         "dma": {"cell": "dma", "in_bytes": dma_in, "out_bytes": dma_out,
                 "in_converter": dma_in != in_beat, "out_converter": dma_out != out_beat,
@@ -296,7 +317,7 @@ def package(build_dir: Path | str, board_name: str, app: str | None = None) -> P
         "outputs": {"bitstream": f"{OUTPUT_NAME}.bit", "hwh": f"{OUTPUT_NAME}.hwh", "xsa": f"{OUTPUT_NAME}.xsa",
                     "build_record": "vivado_build.json"},
         "files": {"tcl": "build.tcl", "makefile": "Makefile", "rtl": [f"rtl/{f}" for f in rtl_files],
-                  "driver": "hwgen_driver.py", "software_module": "hwgen_software.py",
+                  "driver": "hwgen_driver.py", "modules": shipped,
                   "software": "software.json", "golden": golden, "readme": "README.md"},
         "kria": kria,
         "never_run_here": ["vivado", "bootgen", "dtc", "the board"],
@@ -342,14 +363,16 @@ sudo python3 hwgen_driver.py --selftest            # golden frames vs the PyTorc
 sudo python3 hwgen_driver.py --throughput 2000     # frames per second through the DMA
 ```
 From Python: `from hwgen_driver import Accelerator; acc = Accelerator(); acc.predict(frames)` with
-uint8 frames of shape (N, {meta['stream']['input_shape_nhwc'][3]}, {meta['stream']['input_shape_nhwc'][1]}, {meta['stream']['input_shape_nhwc'][2]}) (NCHW); it returns
-the steering class (0 left, 1 straight, 2 right), the throttle and the raw outputs per frame.
+uint8 frames as the model takes them, shape (N, {', '.join(map(str, meta['model_input_shape'][1:]))}); it returns the outputs named in
+software.json, decoded (e.g. the steering class index by argmax, the throttle value).
+`acc.run(frames)` gives the model's raw outputs, `acc.run_raw(frames)` the accelerator's integers.
 
 ## What is in here
 - `build.tcl`, `Makefile`: block design (PS, AXI DMA `dma` MM2S -> accelerator -> S2MM, one PL
   clock, reset, SmartConnect to {board.ps_config['memory_port']}), synthesis, implementation, bitstream.
 - `rtl/`: the accelerator sources; `@HWGEN_RTL_DIR@` in them is filled in by build.tcl.
-- `hwgen_driver.py`, `hwgen_software.py`, `software.json`: driver and post-processing.
+- `hwgen_driver.py`, `software.json`, `hwgen/`: the driver, the recorded pre/post-processing and the
+  hwgen module that executes it (copied from hwgen; the board needs only numpy and pynq).
 - `golden/`: frames and expected outputs for the self-test. `deploy.json`: what was generated.
 """
 
