@@ -80,7 +80,7 @@ def test_sessions_split_records(tmp_path):
     assert len(np.unique(data.session)) == 3
     assert list(data.session[:2]) == [data.session[0]] * 2 and data.session[2] != data.session[0]
     sessions = json.loads((tmp_path / "tub" / "manifest.json").read_text().splitlines()[3])["sessions"]
-    assert sessions["all_full_ids"] == list(dict.fromkeys(data.session))
+    assert [f"tub/{full_id}" for full_id in sessions["all_full_ids"]] == list(dict.fromkeys(data.session))
 
 
 def test_corrupt_records_are_skipped_and_counted(tmp_path):
@@ -114,6 +114,8 @@ def test_several_tubs_combine_in_order(tmp_path):
     data = read_tubs([tmp_path / "a", tmp_path / "b"])
     assert np.allclose(data.angle, [0.1, 0.2, -0.1, -0.2, -0.3])
     assert list(data.tub) == [0, 0, 1, 1, 1]
+    # both tubs have DonkeyCar session 0 of today: the tub name keeps them apart
+    assert len(set(data.session)) == 2
 
 
 def test_reads_a_donkeycar_written_tub_with_crlf_lines(tmp_path):
@@ -132,7 +134,7 @@ def test_reads_a_donkeycar_written_tub_with_crlf_lines(tmp_path):
     (tub / "manifest.json").write_bytes(b"".join(json.dumps(m).encode() + b"\r\n" for m in manifest))
     data = read_tubs(tub)
     assert data.images.shape == (1, 120, 160, 3)
-    assert data.angle[0] == np.float32(-0.25) and data.session[0] == "old"
+    assert data.angle[0] == np.float32(-0.25) and data.session[0] == "old/"
 
 
 def test_nonexistent_and_empty_tubs_name_the_path(tmp_path):

@@ -49,9 +49,10 @@ class Dataset:
     """Frames and labels of one or more tubs, in catalog order (tub by tub).
 
     images: (N, H, W, 3) uint8 RGB at the camera resolution. angle: (N,) float32 in [-1, 1]
-    (negative = left). throttle: (N,) float32. session: (N,) str, the record's ``_session_id``
-    (one per recording session; one per episode for `hwgen data record`), or the tub folder name
-    for old records without one. mode: (N,) str (``user``, ``local_angle``, ...). tub: (N,) int,
+    (negative = left). throttle: (N,) float32. session: (N,) str,
+    ``<tub folder name>/<_session_id>`` (one DonkeyCar recording session; one per episode for
+    `hwgen data record`); the folder name keeps sessions of different tubs apart (DonkeyCar ids
+    are date + counter, so two tubs recorded the same day share ids). mode: (N,) str (``user``, ``local_angle``, ...). tub: (N,) int,
     position of the record's tub in ``tubs``. index: (N,) int, the record's ``_index`` in its tub.
     skipped: reason -> count of records left out (see the SKIP_* constants).
     """
@@ -171,7 +172,7 @@ def read_tubs(paths, progress: bool = False) -> Dataset:
                 images.append(image)
                 angle.append(record[ANGLE_KEY])
                 throttle.append(record[THROTTLE_KEY])
-                session.append(str(record.get("_session_id", tub_path.name)))
+                session.append(f"{tub_path.name}/{record.get('_session_id', '')}")
                 mode.append(str(record.get(MODE_KEY, "user")))
                 tub_of.append(tub_number)
                 index.append(record_index)
@@ -315,3 +316,31 @@ class TubWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def summarize(data: Dataset) -> dict:
+    """Numbers `hwgen data info` shows: frames, sessions, skipped records, class balance, label ranges."""
+    from hwgen.data import CLASS_NAMES, STRAIGHT_MAX_ABS_ANGLE, steering_classes
+
+    classes = np.bincount(steering_classes(data.angle), minlength=len(CLASS_NAMES))
+    sessions, per_session = np.unique(data.session, return_counts=True)
+
+    def stats(values: np.ndarray) -> dict:
+        return {k: round(float(f(values)), 4) for k, f in
+                (("min", np.min), ("max", np.max), ("mean", np.mean), ("std", np.std))}
+
+    return {
+        "tubs": data.tubs,
+        "frames": len(data),
+        "image_hwc": list(data.images.shape[1:]),
+        "sessions": {str(s): int(c) for s, c in zip(sessions, per_session)},
+        "skipped": dict(sorted(data.skipped.items())),
+        "classes": {
+            "straight_max_abs_angle": STRAIGHT_MAX_ABS_ANGLE,
+            **{name: {"frames": int(count), "fraction": round(float(count) / len(data), 4)}
+               for name, count in zip(CLASS_NAMES, classes)},
+        },
+        "angle": stats(data.angle),
+        "throttle": stats(data.throttle),
+        "modes": {str(m): int(c) for m, c in zip(*np.unique(data.mode, return_counts=True))},
+    }
