@@ -48,8 +48,8 @@ SCALE = np.array([[0.001, 0.002, 0.0005, 1e-4]], np.float32)
 BIAS = np.array([[0.1, -0.2, 0.0, 0.5]], np.float32)
 # software.json as hwgen compile writes it (keys documented in hwgen/compile/software.py)
 SOFTWARE = {
-    "input": {"name": "global_in", "layout": "NHWC", "shape": [1, H, W, C], "datatype": "UINT8",
-              "model_input_layout": "NCHW", "model_input_shape": [1, C, H, W]},
+    "model_input": {"name": "global_in", "shape": [1, C, H, W], "datatype": "UINT8", "layout": "NCHW"},
+    "input": {"name": "global_in", "layout": "NHWC", "shape": [1, H, W, C], "datatype": "UINT8"},
     "preprocess": [{"op": "Transpose", "perm": [0, 2, 3, 1]}],
     "output": {"name": "global_out", "shape": [1, 4], "datatype": "INT20"},
     "postprocess": [{"op": "Mul", "constant": SCALE.tolist(), "constant_first": False},
@@ -71,14 +71,17 @@ def make_build(root: Path, frames: int = 5, seed: int = 0) -> tuple[Path, np.nda
         (rtl / f"mvau_{i}" / f"mvau_{i}.sv").write_text(
             f"module mvau_{i} (input logic clk);\n  logic [7:0] mem [0:1];\n"
             f'  initial $readmemh("{rtl / f"mvau_{i}" / "memblock.dat"}", mem);\nendmodule\n')
+    # thresholds as FINN's Thresholding_rtl names them: a "./<node>_" prefix, files in rtl/
+    (rtl / "thresh_0.v").write_text('module thresh_0 #(parameter THRESHOLDS_PATH = "./thresh_0_") ();\nendmodule\n')
+    (rtl / "thresh_0_threshs_0.dat").write_text("05\n")
     (rtl / "top.sv").write_text(
         "module hwgen_top (input logic ap_clk, input logic ap_rst_n,\n"
         "  input logic [23:0] s_axis_tdata, input logic s_axis_tvalid, output logic s_axis_tready,\n"
         "  output logic [39:0] m_axis_tdata, output logic m_axis_tvalid, input logic m_axis_tready,\n"
         "  output logic m_axis_tlast);\n  mvau_0 m0 (.clk(ap_clk));\n  mvau_1 m1 (.clk(ap_clk));\nendmodule\n")
-    files = [str(rtl / "mvau_0" / "mvau_0.sv"), str(rtl / "mvau_1" / "mvau_1.sv"), str(rtl / "top.sv")]
-    (rtl / "top.json").write_text(json.dumps({**STREAM, "files": files}))
-    (rtl / "top.f").write_text("\n".join(files) + "\n")
+    files = [str(rtl / n) for n in ("mvau_0/mvau_0.sv", "mvau_1/mvau_1.sv", "thresh_0.v", "top.sv")]
+    (rtl / "hwgen_top.json").write_text(json.dumps({**STREAM, "files": files, "meminit_files": ["thresh_0_threshs_0.dat"]}))
+    (rtl / "hwgen_top.f").write_text("\n".join(files) + "\n")
 
     rng = np.random.default_rng(seed)
     raw = rng.integers(-(1 << (OUT_BITS - 1)), 1 << (OUT_BITS - 1), (frames, 4))
@@ -240,8 +243,11 @@ def test_build_tcl_runs_under_stub_vivado(tmp_path, board_name):
     assert ["impl_1", "-to_step", "write_bitstream", "-jobs", "1"] in by_cmd["launch_runs"]
     # sources were relocated: both same-named memory images kept, paths filled in at build time
     staged = set(by_cmd["add_files"][0][-1].split())
-    assert {Path(f).name for f in staged} >= {"memblock.dat", "mvau_1__memblock.dat", "hwgen_accel.v", "top.sv"}
-    assert "mvau_1__memblock.dat" in (deploy / "vivado" / "rtl" / "mvau_1.sv").read_text()
+    assert {Path(f).name for f in staged} == {"memblock.dat", "mvau_1__memblock.dat", "hwgen_accel.v", "top.sv",
+                                              "mvau_0.sv", "mvau_1.sv", "thresh_0.v", "thresh_0_threshs_0.dat"}
+    staged_rtl = deploy / "vivado" / "rtl"
+    assert f'$readmemh("{staged_rtl}/mvau_1__memblock.dat"' in (staged_rtl / "mvau_1.sv").read_text()
+    assert f'THRESHOLDS_PATH = "{staged_rtl}/thresh_0_"' in (staged_rtl / "thresh_0.v").read_text()
     record = json.loads((deploy / "vivado_build.json").read_text())
     assert record == {"vivado": "2024.2", "part": board.part, "clock_mhz": 142.86, "wns_ns": 0.25,
                       "timing_met": True, "bitstream": "hwgen.bit", "hwh": "hwgen.hwh", "xsa": "hwgen.xsa"}
@@ -289,11 +295,18 @@ def test_package_errors_are_clear(tmp_path):
     (build / "compile.json").write_text(json.dumps({"board": "kv260"}))
     with pytest.raises(HwgenError, match="compiled for kv260, not pynq-z2"):
         package(build, "pynq-z2")
-    (build / "compile.json").unlink()
-    top = json.loads((build / "rtl" / "top.json").read_text())
+    (build / "compile.json").write_text(json.dumps({"board": "pynq-z2", "clock_mhz": None}))
+    top = json.loads((build / "rtl" / "hwgen_top.json").read_text())
+    (build / "rtl" / "hwgen_top.json").write_text(json.dumps({**top, "clock_mhz": None}))
+    with pytest.raises(HwgenError, match="no clock_mhz"):
+        package(build, "pynq-z2")
+    (build / "compile.json").write_text(json.dumps({"board": "pynq-z2", "clock_mhz": 125.0}))
+    assert json.loads((package(build, "pynq-z2") / "deploy.json").read_text())["clock_mhz"] == 125.0
+    shutil.rmtree(build / "deploy" / "pynq-z2")
+    top = json.loads((build / "rtl" / "hwgen_top.json").read_text())
     del top["m_axis"]
-    (build / "rtl" / "top.json").write_text(json.dumps(top))
-    with pytest.raises(HwgenError, match="top.json: missing m_axis"):
+    (build / "rtl" / "hwgen_top.json").write_text(json.dumps(top))
+    with pytest.raises(HwgenError, match="hwgen_top.json: missing m_axis"):
         package(build, "pynq-z2")
     assert not (build / "deploy" / "pynq-z2").exists()
 

@@ -124,7 +124,7 @@ class Accelerator:
 
     def throughput(self, frames: int = 1000) -> dict:
         """Frames per second through DMA and accelerator (packing excluded, as in a camera loop)."""
-        shape = self.software["input"]["model_input_shape"][1:]
+        shape = self.software["model_input"]["shape"][1:]
         rng = np.random.default_rng(0)
         packed = pack_frames(rng.integers(0, 256, (min(frames, self.batch), *shape), np.uint8),
                              self.stream, self.software)

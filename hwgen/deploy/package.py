@@ -17,6 +17,7 @@ from pathlib import Path
 from hwgen.boards import Board, load_board
 from hwgen.errors import HwgenError
 from hwgen.paths import BOARDS_DIR, ROOT
+from hwgen.rtlgen.stitch import TOP
 
 DMA_STREAM_BYTES = (1, 2, 4, 8, 16, 32, 64, 128)  # AXI DMA stream widths 8..1024 bits
 DMA_LENGTH_WIDTH = 26  # buffer length register bits: transfers up to 64 MiB - 1
@@ -27,14 +28,15 @@ OUTPUT_NAME = "hwgen"  # hwgen.bit + hwgen.hwh: PYNQ's Overlay wants the same ba
 SHIPPED_MODULES = ("hwgen.compile.software",)  # what hwgen_driver.py imports from hwgen
 DRIVER_SOURCE = Path(__file__).with_name("hwgen_driver.py")
 QUOTED_ABSOLUTE_PATH = re.compile(r'"(/[^"\s]+)"')
+QUOTED_PATH = re.compile(r'"(\.?/[^"\s]*)"')
 HDL_SUFFIXES = {".v", ".sv", ".vh", ".svh"}
 PLACEHOLDER = "@HWGEN_RTL_DIR@"
 CONTRACT_KEYS = ("top", "clock_mhz", "s_axis", "m_axis", "input_shape_nhwc", "output_shape", "files")
 
 
 def read_stream_contract(build_dir: Path) -> dict:
-    """DIR/rtl/top.json, checked against what the block design and the driver rely on."""
-    path = build_dir / "rtl" / "top.json"
+    """DIR/rtl/<top>.json from the RTL stitcher, checked against what the block design and the driver rely on."""
+    path = build_dir / "rtl" / f"{TOP}.json"
     if not path.is_file():
         raise HwgenError(f"{path}: missing; run `hwgen compile` for this build first")
     try:
@@ -52,7 +54,6 @@ def read_stream_contract(build_dir: Path) -> dict:
         missing = [f for f in top["files"] if not Path(f).is_file()]
         if missing:
             raise HwgenError(f"{path}: source {missing[0]} does not exist; re-run `hwgen compile`")
-        float(top["clock_mhz"])
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as err:
         raise HwgenError(f"{path}: not a valid stream contract ({err!r}); re-run `hwgen compile`") from err
     return top
@@ -67,8 +68,13 @@ def dma_stream_bytes(beat_bytes: int, frame_bytes: int) -> int:
 
 
 def relocate_sources(files: list[str], rtl_dir: Path) -> list[str]:
-    """Copy the listed sources and the files they name by absolute path (memory images) into
-    rtl_dir; absolute paths inside the copies become PLACEHOLDER/<name>, which build.tcl fills in."""
+    """Copy the sources, memory images included, into rtl_dir and return their packaged names.
+
+    Paths inside the copies become PLACEHOLDER/<name>, which build.tcl fills in: absolute paths of
+    copied files (FINN's weight streamers name memblock.dat so) and "./<prefix>" paths that name
+    copied files by prefix (FINN's thresholding names "./<node>_threshs_*.dat" so). Files with the
+    same name but different content (every weight streamer's memblock.dat) get their folder's name.
+    """
     sources = [Path(f) for f in files]
     for src in list(sources):
         if src.suffix in HDL_SUFFIXES:
@@ -85,16 +91,22 @@ def relocate_sources(files: list[str], rtl_dir: Path) -> list[str]:
                 break
         else:
             raise HwgenError(f"{src}: another source with the same name and folder name differs; rename one")
+    packaged = list(dict.fromkeys(names.values()))
+
+    def relocate(match: re.Match) -> str:
+        path = match.group(1)
+        if path.startswith("./"):
+            hit = any(name.startswith(path[2:]) for name in packaged)
+            return f'"{PLACEHOLDER}/{path[2:]}"' if hit and path[2:] else match.group(0)
+        return f'"{PLACEHOLDER}/{names[Path(path)]}"' if Path(path) in names else match.group(0)
+
     rtl_dir.mkdir(parents=True)
     for src, name in names.items():
         if src.suffix in HDL_SUFFIXES:
-            text = src.read_text(errors="replace")
-            for original, packaged in names.items():
-                text = text.replace(f'"{original}"', f'"{PLACEHOLDER}/{packaged}"')
-            (rtl_dir / name).write_text(text)
+            (rtl_dir / name).write_text(QUOTED_PATH.sub(relocate, src.read_text(errors="replace")))
         else:
             shutil.copyfile(src, rtl_dir / name)
-    return list(dict.fromkeys(names.values()))
+    return packaged
 
 
 def accelerator_wrapper(top: dict) -> str:
@@ -236,22 +248,23 @@ def package(build_dir: Path | str, board_name: str, app: str | None = None) -> P
     """Write build_dir/deploy/<board>/ and return it (replacing an earlier package atomically)."""
     build_dir = Path(build_dir).resolve()
     board = load_board(board_name)
-    compile_record = build_dir / "compile.json"
-    if compile_record.is_file():
-        built_for = json.loads(compile_record.read_text()).get("board")
-        if built_for and built_for != board.name:
-            raise HwgenError(f"{compile_record}: compiled for {built_for}, not {board.name}; "
-                             f"compile for {board.name} or package for {built_for}")
+    compile_path = build_dir / "compile.json"
+    compiled = json.loads(compile_path.read_text()) if compile_path.is_file() else {}
+    if compiled.get("board") not in (None, board.name):
+        raise HwgenError(f"{compile_path}: compiled for {compiled['board']}, not {board.name}; "
+                         f"compile for {board.name} or package for {compiled['board']}")
     top = read_stream_contract(build_dir)
+    clock_mhz = top["clock_mhz"] or compiled.get("clock_mhz")
+    if not clock_mhz:
+        raise HwgenError(f"{build_dir / 'rtl' / f'{TOP}.json'}: no clock_mhz (nor in compile.json); re-run `hwgen compile`")
+    clock_mhz = float(clock_mhz)
     software_json = build_dir / "software.json"
     if not software_json.is_file():
         raise HwgenError(f"{software_json}: missing; run `hwgen compile` for this build first")
     software = json.loads(software_json.read_text())
-    missing = [k for k in ("input", "preprocess", "postprocess") if k not in software]
-    if missing or "model_input_shape" not in software["input"]:
-        raise HwgenError(f"{software_json}: missing {', '.join(missing) or 'input.model_input_shape'}; "
-                         "re-run `hwgen compile`")
-    clock_mhz = float(top["clock_mhz"])
+    missing = [k for k in ("model_input", "preprocess", "postprocess") if k not in software]
+    if missing:
+        raise HwgenError(f"{software_json}: missing {', '.join(missing)}; re-run `hwgen compile`")
     app = slug(app or build_dir.name)
 
     final = build_dir / "deploy" / board.name
@@ -259,7 +272,8 @@ def package(build_dir: Path | str, board_name: str, app: str | None = None) -> P
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
 
-    rtl_files = relocate_sources(top["files"], work / "rtl")
+    meminit = [str(build_dir / "rtl" / name) for name in top.get("meminit_files", [])]
+    rtl_files = relocate_sources(top["files"] + meminit, work / "rtl")
     (work / "rtl" / f"{ACCEL_MODULE}.v").write_text(accelerator_wrapper(top))
     rtl_files.append(f"{ACCEL_MODULE}.v")
 
@@ -308,7 +322,7 @@ def package(build_dir: Path | str, board_name: str, app: str | None = None) -> P
     meta = {
         "board": board.name, "part": board.part, "family": board.family, "load": board.load,
         "build_dir": str(build_dir), "app": app, "clock_mhz": clock_mhz,
-        "model_input_shape": software["input"]["model_input_shape"],
+        "model_input_shape": software["model_input"]["shape"],
         "stream": {k: v for k, v in top.items() if k != "files"},
         "dma": {"cell": "dma", "in_bytes": dma_in, "out_bytes": dma_out,
                 "in_converter": dma_in != in_beat, "out_converter": dma_out != out_beat,
