@@ -90,7 +90,7 @@ class Expert:
     Steering: pure pursuit on the centerline point ``lookahead + lookahead_per_speed * speed`` ahead
     of the nearest one. Speed: the highest setpoint from which the car can still brake (at
     ``brake_accel``) to the cornering speed sqrt(lateral_accel / curvature) of every point in the
-    next ``plan_points``. Tuned on seeds 0-6: every lap completed, reward 908-933.
+    next ``plan_points``. Measured on seeds 0-8: every lap completed, reward 908.7-938.1.
     """
 
     def __init__(self, env, lateral_accel: float = 160.0, brake_accel: float = 50.0,
