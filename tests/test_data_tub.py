@@ -8,7 +8,9 @@ from hwgen.data import LEFT, RIGHT, STRAIGHT, STRAIGHT_MAX_ABS_ANGLE, steering_c
 from hwgen.data.frames import to_model_input
 from hwgen.data.tub import (
     SKIP_DELETED,
+    SKIP_IMAGE_SIZE,
     SKIP_INVALID_JSON,
+    SKIP_MISSING_FIELD,
     SKIP_MISSING_IMAGE,
     SKIP_UNREADABLE_IMAGE,
     TubWriter,
@@ -84,8 +86,10 @@ def test_sessions_split_records(tmp_path):
 
 
 def test_corrupt_records_are_skipped_and_counted(tmp_path):
+    from PIL import Image
+
     tub = tmp_path / "tub"
-    write_tub(tub, smooth_frames(8), np.linspace(-1, 1, 8), [0.5] * 8)
+    write_tub(tub, smooth_frames(10), np.linspace(-1, 1, 10), [0.5] * 10)
     images = tub / "images"
     (images / "1_cam_image_array_.jpg").unlink()  # missing image
     jpeg = (images / "2_cam_image_array_.jpg").read_bytes()
@@ -94,6 +98,10 @@ def test_corrupt_records_are_skipped_and_counted(tmp_path):
     catalog_path = tub / "catalog_0.catalog"
     lines = catalog_path.read_text().splitlines()
     lines[4] = lines[4][:20]  # invalid JSON line
+    record = json.loads(lines[8])
+    del record["user/angle"]
+    lines[8] = json.dumps(record)  # no label
+    Image.fromarray(smooth_frames(1, 24, 32)[0]).save(images / "9_cam_image_array_.jpg")  # other size
     catalog_path.write_text("\n".join(lines) + "\n")
     manifest_path = tub / "manifest.json"
     manifest = manifest_path.read_text().splitlines()
@@ -103,9 +111,10 @@ def test_corrupt_records_are_skipped_and_counted(tmp_path):
     manifest_path.write_text("\n".join(manifest) + "\n")
 
     data = read_tubs(tub)
-    assert data.skipped == {SKIP_MISSING_IMAGE: 1, SKIP_UNREADABLE_IMAGE: 2, SKIP_INVALID_JSON: 1, SKIP_DELETED: 1}
+    assert data.skipped == {SKIP_MISSING_IMAGE: 1, SKIP_UNREADABLE_IMAGE: 2, SKIP_INVALID_JSON: 1,
+                            SKIP_DELETED: 1, SKIP_MISSING_FIELD: 1, SKIP_IMAGE_SIZE: 1}
     assert list(data.index) == [0, 5, 7]
-    assert np.array_equal(data.angle, np.linspace(-1, 1, 8).astype(np.float32)[[0, 5, 7]])
+    assert np.array_equal(data.angle, np.linspace(-1, 1, 10).astype(np.float32)[[0, 5, 7]])
 
 
 def test_several_tubs_combine_in_order(tmp_path):
@@ -147,6 +156,16 @@ def test_nonexistent_and_empty_tubs_name_the_path(tmp_path):
     TubWriter(tmp_path / "empty").close()
     with pytest.raises(HwgenError, match="empty.*no usable record"):
         read_tubs(tmp_path / "empty")
+
+
+def test_damaged_manifest_or_missing_catalog_is_an_error_naming_the_file(tmp_path):
+    write_tub(tmp_path / "tub", smooth_frames(2), [0.0, 0.0], [0.5, 0.5])
+    (tmp_path / "tub" / "catalog_0.catalog").unlink()
+    with pytest.raises(HwgenError, match="catalog_0.catalog: listed in manifest.json but unreadable"):
+        read_tubs(tmp_path / "tub")
+    (tmp_path / "tub" / "manifest.json").write_text('["cam/image_array"]\n{broken\n')
+    with pytest.raises(HwgenError, match="manifest.json: unreadable"):
+        read_tubs(tmp_path / "tub")
 
 
 def test_writer_refuses_an_existing_tub(tmp_path):

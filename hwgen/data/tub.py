@@ -119,8 +119,7 @@ def read_tubs(paths, progress: bool = False) -> Dataset:
     skipped and counted in ``Dataset.skipped`` by reason. Raises HwgenError naming the path when a
     tub does not exist, its manifest or a listed catalog is unreadable, or it has no usable record.
     """
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not paths:
         raise HwgenError("read_tubs: no tub given; pass at least one DonkeyCar tub folder")
     from tqdm import tqdm
