@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str | None, str, int]] = {
     "train": ("hwgen.train", "train the steering CNN with Brevitas QAT", 3),
     "export": ("hwgen.export", "export a trained run to QONNX plus golden frames", 3),
     "compile": ("hwgen.compile", "lower QONNX with FINN to a folded all-RTL dataflow design", 4),
-    "verify": (None, "bit-exact cocotb/Verilator check of the accelerator RTL", 5),
+    "verify": ("hwgen.verify", "bit-exact cocotb/Verilator check of the accelerator RTL", 5),
     "report": (None, "throughput, latency, resources and power report", 6),
     "package": ("hwgen.deploy.package", "Vivado scripts, driver and board files for deployment", 7),
     "build-bitstream": ("hwgen.deploy.bitstream", "run the generated Vivado scripts (needs Vivado)", 7),

@@ -132,12 +132,14 @@ def run_cocotb(sources: Sequence[str | Path], toplevel: str, test_module: str, *
                includes: Sequence[str | Path] = (), test_dir: str | Path | None = None,
                extra_env: Mapping[str, str] | None = None, waves: bool = False,
                build_args: Sequence[str] = (), testcase: str | None = None,
-               seed: int | None = None) -> Path:
+               seed: int | None = None, defines: Mapping[str, object] | None = None,
+               plusargs: Sequence[str] = ()) -> Path:
     """Build `toplevel` from `sources` with Verilator (cached) and run the cocotb `test_module`.
 
     The binary lives in `build_dir/<toplevel>-<hash>`; an unchanged design is not rebuilt. Tests run
     in `test_dir` (default: a fresh folder under `build_dir/runs`), where the VCD (`waves=True`) and
-    results.xml land. Returns the results.xml path; raises SimulationError when any test failed or
+    results.xml land. `plusargs` reach the simulation at run time (no rebuild); `defines` are
+    compile-time macros (part of the cache key). Returns the results.xml path; raises SimulationError when any test failed or
     the simulator stopped without results.
     """
     from cocotb_tools import runner as cocotb_runner
@@ -148,8 +150,10 @@ def run_cocotb(sources: Sequence[str | Path], toplevel: str, test_module: str, *
         if not path.exists():
             raise HwgenError(f"{path}: HDL source or include folder not found")
     parameters = dict(parameters or {})
+    defines = dict(defines or {})
     build_root = Path(build_dir).resolve()
-    key = _design_key(source_paths, toplevel, parameters, include_paths, build_args, waves)
+    key = _design_key(source_paths, toplevel, parameters, include_paths,
+                      [*build_args, *(f"-D{k}={v}" for k, v in sorted(defines.items()))], waves)
     design_dir = build_root / f"{toplevel}-{key}"
     if test_dir is None:
         (build_root / "runs").mkdir(parents=True, exist_ok=True)
@@ -169,6 +173,7 @@ def run_cocotb(sources: Sequence[str | Path], toplevel: str, test_module: str, *
                 started = time.monotonic()
                 try:
                     sim.build(sources=source_paths, hdl_toplevel=toplevel, parameters=parameters,
+                              defines=defines,
                               includes=include_paths, build_args=list(build_args), waves=waves,
                               build_dir=design_dir, always=True,
                               log_file=design_dir / "build.log")
@@ -187,7 +192,8 @@ def run_cocotb(sources: Sequence[str | Path], toplevel: str, test_module: str, *
             # The language is given because a cached build skips build(), which would infer it.
             sim.test(test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
                      build_dir=design_dir, test_dir=run_dir, parameters=parameters, extra_env=dict(extra_env or {}),
-                     waves=waves, testcase=testcase, seed=seed, results_xml=str(results_xml))
+                     waves=waves, testcase=testcase, seed=seed, results_xml=str(results_xml),
+                     plusargs=list(plusargs))
         except (RuntimeError, SystemExit):
             pass  # cocotb exits or raises on failures; results.xml below says what happened
     if not results_xml.is_file():

@@ -28,6 +28,7 @@ from hwgen.compile import software as sw
 from hwgen.compile.folding import apply_folding, fold_for_fps, folding_config, load_folding
 from hwgen.compile.steps import STEPS, StepContext
 from hwgen.errors import HwgenError
+from hwgen.rtlgen.stitch import TOP, stitch
 
 DEFAULT_FPS = 1000.0  # a car camera gives 20-60 frames/s; 1000 leaves headroom and keeps designs small
 
@@ -220,6 +221,8 @@ def compile_model(model_onnx, board, out_dir, clock_mhz: float | None = None, fp
 
     inner = model
     model.save(str(out_dir / "dataflow.onnx"))
+    shutil.rmtree(out_dir / "rtl", ignore_errors=True)  # no stale memory images from an earlier build
+    stitch(inner, out_dir / "rtl", clock_mhz=clock)
     _repoint_partition(ctx.parent, out_dir / "dataflow.onnx").save(str(out_dir / "parent.onnx"))
     shutil.rmtree(finn_build, ignore_errors=True)
 
@@ -261,7 +264,8 @@ def compile_model(model_onnx, board, out_dir, clock_mhz: float | None = None, fp
                           if k in verify},
         "step_seconds": step_seconds,
         "seconds": round(time.perf_counter() - started, 2),
-        "files": {"dataflow": "dataflow.onnx", "parent": "parent.onnx", "ip": "ip", "stages": "stages",
+        "files": {"rtl": f"rtl/{TOP}.sv", "filelist": f"rtl/{TOP}.f", "rtl_info": f"rtl/{TOP}.json",
+                  "dataflow": "dataflow.onnx", "parent": "parent.onnx", "ip": "ip", "stages": "stages",
                   "folding": "folding.json", "estimates": "estimates.json", "software": "software.json",
                   "verify_python": "verify_python.json"},
     }

@@ -1,0 +1,208 @@
+"""`hwgen verify`: stream frames through the stitched accelerator RTL on Verilator and check every
+output against the PyTorch model, bit-exactly, under random stalls.
+
+Reads DIR/compile.json, DIR/software.json, DIR/rtl/hwgen_top.{f,json} (written by compile) and the
+golden frames (the ones compile checked, or --input/--expected). Writes DIR/verify_rtl.json.
+Frames go in as raw uint8 in the model's layout (NCHW) or the accelerator's (NHWC).
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hwgen.errors import HwgenError
+from hwgen.paths import SIM_DIR
+from hwgen.rtlgen.stitch import TOP
+
+CALM_FRAMES = 3  # frames streamed without stalls first, to measure the design's own II and latency
+
+
+def _read_json(path: Path, what: str) -> dict:
+    if not path.is_file():
+        raise HwgenError(f"{path}: missing; {what}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise HwgenError(f"{path}: not valid JSON ({err})") from err
+
+
+def _load_npy(path: Path, what: str) -> np.ndarray:
+    try:
+        return np.load(path)
+    except (OSError, ValueError) as err:
+        raise HwgenError(f"{path}: cannot read {what} ({err})") from err
+
+
+def accelerator_frames(frames: np.ndarray, software: dict, path: Path) -> np.ndarray:
+    """uint8 frames in the model's layout (e.g. NCHW) or the accelerator's (NHWC) -> accelerator's."""
+    from hwgen.compile.software import apply_preprocess
+
+    if frames.dtype != np.uint8:
+        raise HwgenError(f"{path}: frames must be uint8 camera pixels, got {frames.dtype}")
+    model_shape = tuple(software["model_input"]["shape"][1:])
+    accel_shape = tuple(software["input"]["shape"][1:])
+    if frames.shape[1:] == accel_shape:
+        return frames
+    if frames.shape[1:] == model_shape:
+        return apply_preprocess(frames, software)
+    raise HwgenError(f"{path}: frames of shape {frames.shape[1:]}; this accelerator takes "
+                     f"{model_shape} ({software['model_input']['layout']}) or {accel_shape} "
+                     f"({software['input']['layout']})")
+
+
+def pack_beats(frames: np.ndarray, stream: dict) -> list[int]:
+    """Frames -> one integer per AXI-Stream beat, packed as FINN's own RTL simulation packs them."""
+    from finn.util.data_packing import npy_to_rtlsim_input
+    from qonnx.core.datatype import DataType
+
+    folded = [len(frames), *stream["folded_shape"][1:]]
+    return npy_to_rtlsim_input(frames.astype(np.float32).reshape(folded), DataType[stream["datatype"]],
+                               stream["width_bits"])
+
+
+def unpack_beats(beats: list[int], frames: int, stream: dict) -> np.ndarray:
+    """Output beats -> (frames, elements) integers, as FINN's RTL simulation unpacks them."""
+    from finn.util.data_packing import rtlsim_output_to_npy
+    from qonnx.core.datatype import DataType
+
+    folded = [frames, *stream["folded_shape"][1:]]
+    dtype = DataType[stream["datatype"]]
+    out = rtlsim_output_to_npy(beats, None, dtype, folded, stream["width_bits"], dtype.bitwidth())
+    return np.asarray(out).reshape(frames, -1)
+
+
+def _timing(path: Path, calm: int, clock_mhz: float) -> dict:
+    rows = [tuple(int(v) for v in line.split()) for line in path.read_text().split("\n") if line.strip()]
+    last_out = [r[2] for r in rows]
+    # steady state: completion intervals between calm frames, skipping the first (pipeline fill)
+    gaps = [b - a for a, b in zip(last_out[:calm], last_out[1:calm])]
+    steady = gaps[1:] or gaps
+    ii = int(statistics.median(steady)) if steady else None
+    return {"ii_cycles": ii, "latency_cycles": last_out[0] - rows[0][1] + 1,
+            "latency_us": round((last_out[0] - rows[0][1] + 1) / clock_mhz, 3),
+            "fps": round(clock_mhz * 1e6 / ii, 1) if ii else None,
+            "ii_measured_over_frames": len(steady) + 1 if steady else 0}
+
+
+def verify_rtl(build_dir, input_path=None, expected_path=None, frames: int | None = None,
+               stall: float = 0.0, seed: int = 0, waves: bool = False) -> dict:
+    """Simulate DIR's accelerator on golden (or given) frames; returns and writes verify_rtl.json."""
+    from hwgen.compile.software import apply_postprocess, compare_outputs
+    from sim.runner import run_cocotb
+
+    build_dir = Path(build_dir)
+    summary = _read_json(build_dir / "compile.json", "run `hwgen compile` first (no finished build here)")
+    software = _read_json(build_dir / "software.json", "re-run `hwgen compile`")
+    top = _read_json(build_dir / "rtl" / f"{TOP}.json", "re-run `hwgen compile` (no stitched RTL)")
+    if not 0.0 <= stall < 1.0:
+        raise HwgenError(f"--stall {stall}: a probability in [0, 1) is needed")
+    if input_path is None or expected_path is None:
+        if input_path is not None or expected_path is not None:
+            raise HwgenError("give --input and --expected together")
+        golden = _read_json(build_dir / "verify_python.json", "re-run `hwgen compile`").get("golden_dir")
+        if golden is None:
+            raise HwgenError(f"{build_dir}: compile had no golden frames; give --input X.npy --expected Y.npy")
+        input_path, expected_path = Path(golden) / "input.npy", Path(golden) / "expected.npy"
+    input_path, expected_path = Path(input_path), Path(expected_path)
+    x = _load_npy(input_path, "input frames")
+    expected = _load_npy(expected_path, "expected outputs")
+    if len(x) != len(expected):
+        raise HwgenError(f"{input_path} has {len(x)} frames but {expected_path} has {len(expected)} outputs")
+    n = len(x) if frames is None else min(frames, len(x))
+    if n < 1:
+        raise HwgenError(f"{input_path}: no frames to verify")
+    x, expected = accelerator_frames(x[:n], software, input_path), expected[:n].reshape(n, -1)
+
+    work = (build_dir / "verify").resolve()
+    work.mkdir(exist_ok=True)
+    for name in top["meminit_files"]:  # HDL loads these relative to the simulator's folder
+        link = work / name
+        link.unlink(missing_ok=True)
+        link.symlink_to((build_dir / "rtl" / name).resolve())
+    beats = pack_beats(x, top["s_axis"])
+    (work / "input.hex").write_text("".join(f"{b:x}\n" for b in beats))
+    for name in ("output.hex", "timing.txt", "report.json"):
+        (work / name).unlink(missing_ok=True)
+    calm = n if stall == 0 else min(CALM_FRAMES, n // 2)
+    expected_ii = int(summary.get("expected_ii_cycles") or 0)
+    watchdog = max(200_000, 20 * expected_ii)
+    streams = [{"name": f"{b['node']} input", "wire": f"st{i}",
+                "count": f"{b['node']}_count" if b["module"] == "axis_fifo" else None}
+               for i, b in enumerate(top["blocks"])]
+    started = time.perf_counter()
+    failure = None
+    try:
+        run_cocotb([SIM_DIR / "stream_tb.sv", *top["files"], build_dir / "rtl" / "lint.vlt"],
+                   "stream_tb", "sim.tb_stream", build_dir=build_dir / "sim_build", test_dir=work,
+                   parameters={"IN_W": top["s_axis"]["width_bits"], "OUT_W": top["m_axis"]["width_bits"],
+                               "IN_BEATS": top["s_axis"]["beats_per_frame"],
+                               "OUT_BEATS": top["m_axis"]["beats_per_frame"]},
+                   defines={"DUT": TOP}, build_args=["--no-timing", "-Wno-fatal"], waves=waves,
+                   extra_env={"HWGEN_STREAMS": json.dumps(streams), "HWGEN_REPORT": str(work / "report.json")},
+                   plusargs=[f"+in={work / 'input.hex'}", f"+out={work / 'output.hex'}",
+                             f"+timing={work / 'timing.txt'}", f"+frames={n}",
+                             f"+stall_permille={round(stall * 1000)}", f"+calm_frames={calm}",
+                             f"+watchdog={watchdog}", f"+verilator+seed+{seed}"])
+    except HwgenError as err:
+        failure = str(err)
+    wall = time.perf_counter() - started
+    report = json.loads((work / "report.json").read_text()) if (work / "report.json").is_file() else {}
+    out_lines = (work / "output.hex").read_text().split() if (work / "output.hex").is_file() else []
+    result = {"frames": n, "stall_probability": stall, "seed": seed, "calm_frames": calm,
+              "input": str(input_path.resolve()), "expected": str(expected_path.resolve()),
+              "clock_mhz": summary["clock_mhz"], "expected_ii_cycles": expected_ii or None,
+              "wall_seconds": round(wall, 2), "frames_per_wall_second": round(n / wall, 2),
+              "sim_cycles": report.get("cycles"), "stalled": report.get("stalled"),
+              "stall_report": report.get("streams", []), "tlast_errors": report.get("tlast_errors")}
+    complete = len(out_lines) == n * top["m_axis"]["beats_per_frame"] and not report.get("stalled")
+    if complete:
+        got = apply_postprocess(unpack_beats([int(v, 16) for v in out_lines], n, top["m_axis"]), software)
+        result.update(compare_outputs(got, expected))
+        result.update(_timing(work / "timing.txt", calm, summary["clock_mhz"]))
+        if result["ii_cycles"] and expected_ii:
+            result["ii_vs_expected"] = round(result["ii_cycles"] / expected_ii, 3)
+    else:
+        result.update({"mismatch_count": None, "output_beats": len(out_lines),
+                       "error": failure or "simulation ended before every output beat arrived"})
+    result["passed"] = bool(complete and result["mismatch_count"] == 0 and result["tlast_errors"] == 0)
+    tmp = build_dir / "verify_rtl.json.tmp"
+    tmp.write_text(json.dumps(result, indent=2))
+    os.replace(tmp, build_dir / "verify_rtl.json")
+    return result
+
+
+def configure(parser) -> None:
+    parser.add_argument("dir", type=Path, help="a build folder written by `hwgen compile`")
+    parser.add_argument("--input", type=Path, help="uint8 frames .npy, NCHW (model layout) or NHWC")
+    parser.add_argument("--expected", type=Path, help="the PyTorch model's outputs for them (.npy)")
+    parser.add_argument("--frames", type=int, help="verify only the first N frames")
+    parser.add_argument("--stall", type=float, default=0.1,
+                        help="probability of an input gap / output backpressure per cycle (default 0.1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random stalls")
+    parser.add_argument("--waves", action="store_true", help="dump waveforms (slower; rebuilds the model)")
+
+
+def main(args) -> int:
+    r = verify_rtl(args.dir, args.input, args.expected, args.frames, args.stall, args.seed, args.waves)
+    if r.get("mismatch_count") is None:
+        where = "; ".join(f"{s['stream']}: tvalid={s['tvalid']} tready={s['tready']}"
+                          + (f" fifo={s['fifo_count']}" if "fifo_count" in s else "")
+                          for s in r["stall_report"])
+        print(f"verify: FAILED: {r['error']}" + (f"\nstreams at the stall: {where}" if where else ""))
+        return 1
+    print(f"verify: {r['frames']} frames, {r['mismatch_count']} mismatching outputs "
+          f"(max rel error {r['max_rel_error']:.2e}), stall p={r['stall_probability']}")
+    print(f"        II {r['ii_cycles']} cycles (compile expected {r['expected_ii_cycles']}), latency "
+          f"{r['latency_cycles']} cycles = {r['latency_us']} us, {r['fps']} FPS at {r['clock_mhz']:g} MHz; "
+          f"{r['frames_per_wall_second']} frames per wall-clock second")
+    for m in r["mismatches"]:
+        print(f"        mismatch: frame {m['frame']} output {m['index']}: expected {m['expected']}, got {m['got']}")
+    if r["tlast_errors"]:
+        print(f"        {r['tlast_errors']} output beats with a wrong tlast")
+    print(f"        -> {Path(args.dir) / 'verify_rtl.json'}")
+    return 0 if r["passed"] else 1
