@@ -244,7 +244,17 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "hwgen"
 
 
-def package(build_dir: Path | str, board_name: str, app: str | None = None) -> Path:
+def find_golden(build_dir: Path) -> Path | None:
+    """DIR/golden, else the golden frames the compile's Python check used (verify_python.json)."""
+    if (build_dir / "golden").is_dir():
+        return build_dir / "golden"
+    record = build_dir / "verify_python.json"
+    golden = json.loads(record.read_text()).get("golden_dir") if record.is_file() else None
+    return Path(golden) if golden else None
+
+
+def package(build_dir: Path | str, board_name: str, app: str | None = None,
+            golden_dir: Path | str | None = None) -> Path:
     """Write build_dir/deploy/<board>/ and return it (replacing an earlier package atomically)."""
     build_dir = Path(build_dir).resolve()
     board = load_board(board_name)
@@ -313,10 +323,11 @@ def package(build_dir: Path | str, board_name: str, app: str | None = None) -> P
     shipped = ship_modules(work)
     shutil.copyfile(software_json, work / "software.json")
     golden = []
+    golden_dir = Path(golden_dir) if golden_dir else find_golden(build_dir)
     for name in ("input.npy", "expected.npy"):
-        if (build_dir / "golden" / name).is_file():
+        if golden_dir and (golden_dir / name).is_file():
             (work / "golden").mkdir(exist_ok=True)
-            shutil.copyfile(build_dir / "golden" / name, work / "golden" / name)
+            shutil.copyfile(golden_dir / name, work / "golden" / name)
             golden.append(f"golden/{name}")
 
     meta = {
@@ -395,10 +406,12 @@ def configure(parser) -> None:
     parser.add_argument("build_dir", metavar="DIR", help="build folder written by `hwgen compile`")
     parser.add_argument("--board", required=True, help="board name (see `hwgen boards`)")
     parser.add_argument("--app", help="application name on the board (default: the build folder's name)")
+    parser.add_argument("--golden", metavar="FOLDER", help="input.npy/expected.npy for the on-board self-test "
+                        "(default: DIR/golden, else the frames compile checked with)")
 
 
 def main(args) -> int:
-    out = package(args.build_dir, args.board, args.app)
+    out = package(args.build_dir, args.board, args.app, args.golden)
     meta = json.loads((out / "deploy.json").read_text())
     print(f"packaged {meta['board']} ({meta['part']}, {meta['clock_mhz']:g} MHz) in {out}")
     print(f"next: hwgen build-bitstream {args.build_dir} --board {meta['board']}   (needs Vivado)")
