@@ -311,6 +311,14 @@ def test_package_errors_are_clear(tmp_path):
     assert not (build / "deploy" / "pynq-z2").exists()
 
 
+def test_package_refuses_a_top_without_the_contract_ports(tmp_path):
+    build, _ = make_build(tmp_path)
+    top_sv = build / "rtl" / "top.sv"
+    top_sv.write_text(top_sv.read_text().replace(",\n  output logic m_axis_tlast", ""))
+    with pytest.raises(HwgenError, match="module hwgen_top: ports .* are not the stream contract's"):
+        package(build, "pynq-z2")
+
+
 def fake_vivado(bin_dir: Path, log: Path) -> None:
     """A `vivado` on PATH that runs the given -source script under tclsh with the stub."""
     bin_dir.mkdir()
@@ -404,3 +412,54 @@ def test_flash_without_bitstream_is_an_error(tmp_path, capsys):
     built(build, "kv260")
     assert cli.main(["flash", str(build), "--board", "kv260", "--method", "jtag", "--dry-run"]) == 1
     assert "openFPGALoader does not know this board" in capsys.readouterr().err
+
+
+def raw_from_golden(expected: np.ndarray, software: dict) -> np.ndarray:
+    """The accelerator integers behind golden outputs: the recorded post-processing undone
+    (elementwise ops with constants, in reverse order); they must come out as integers."""
+    undo = {"Mul": np.divide, "Div": np.multiply, "Add": np.subtract, "Sub": np.add}
+    values = expected.astype(np.float64)
+    for op in reversed(software["postprocess"]):
+        assert op["op"] in undo and not op["constant_first"], f"cannot undo {op}"
+        values = undo[op["op"]](values, np.asarray(op["constant"], np.float64))
+    raw = np.round(values).astype(np.int64)
+    assert np.abs(values - raw).max() < 1e-2, "golden outputs are not integers through the post-processing"
+    return raw
+
+
+@pytest.mark.heavy
+@needs_tclsh
+def test_pilotnet_packages_for_pynq_z2_and_kv260(tmp_path):
+    """The real path: a calibrated pilotnet-w4a4 exported, compiled and stitched per board, then
+    packaged; build.tcl passes the stub run and the shipped driver reproduces golden/expected.npy
+    from golden/input.npy through its packing, with integers derived from the golden outputs."""
+    import torch
+
+    from hwgen.compile import compile_model
+    from hwgen.export import export_model
+    from hwgen.models import build_model
+
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    model = build_model("pilotnet-w4a4").train()
+    frames = rng.integers(0, 256, (6, 3, 66, 200), dtype=np.uint8)
+    with torch.no_grad():
+        for _ in range(2):  # set BatchNorm statistics and activation scales
+            model(torch.from_numpy(frames).float())
+    export_model(model.eval(), frames, tmp_path / "export", check_frames=0)
+    site_packages = sysconfig.get_paths()["purelib"]
+    for board in ("pynq-z2", "kv260"):
+        build = tmp_path / board / "pilotnet-w4a4"
+        compile_model(tmp_path / "export" / "model.onnx", board, build, verify_frames=2, progress=False)
+        deploy = package(build, board)
+        calls = run_stub(deploy, tmp_path / board / "calls.jsonl")
+        assert any(c["cmd"] == "launch_runs" and "write_bitstream" in c["args"] for c in calls)
+        software = json.loads((deploy / "software.json").read_text())
+        np.savez(tmp_path / board / "fake_dma.npz", frames=np.load(deploy / "golden" / "input.npy"),
+                 raw=raw_from_golden(np.load(deploy / "golden" / "expected.npy"), software))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAKE_PYNQ.parent), site_packages]),
+               "HWGEN_FAKE_DMA": str(tmp_path / board / "fake_dma.npz")}
+        run = subprocess.run([sys.executable, "-S", str(deploy / "hwgen_driver.py"), "--selftest"],
+                             env=env, cwd=tmp_path, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout) == {"frames": 6, "mismatches": 0, "max_rel_error": 0.0, "first_mismatch": None}
