@@ -164,8 +164,30 @@ def node_interfaces(inner) -> list[dict]:
             "folded_output_shape": [int(s) for s in inst.get_folded_output_shape()],
             "exp_cycles": int(inst.get_exp_cycles()),
             **({"depth": int(inst.get_nodeattr("depth"))} if node.op_type.startswith("StreamingFIFO") else {}),
+            **({"weight_stream": _weight_stream(inst, node.name)}
+               if "mem_mode" in inst.get_nodeattr_types() and inst.get_nodeattr("mem_mode") == "internal_decoupled"
+               else {}),
         })
     return nodes
+
+
+def _weight_stream(inst, name: str) -> dict:
+    """An MVAU in mem_mode internal_decoupled takes its weights on stream in1_V from a separate memstream
+    block (FINN instantiates it in Vivado's block design; an RTL top must instantiate it itself)."""
+    from finn.util.settings import get_settings
+
+    rtllib = Path(get_settings().finn_rtllib)
+    ip_dir = Path(inst.get_nodeattr("code_gen_dir_ipgen"))
+    return {
+        "module": f"{name}_memstream_wrapper",
+        "rtl_files": [str(ip_dir / f"{name}_memstream_wrapper.v"), str(rtllib / "axi/hdl/axilite.sv"),
+                      str(rtllib / "memstream/hdl/memstream_axi.sv"), str(rtllib / "memstream/hdl/memstream.sv")],
+        "init_file": str(ip_dir / "memblock.dat"),
+        "m_axis": {"name": "m_axis_0", "width": int(inst.get_instream_width_padded(1))},
+        "connects_to": "in1_V",
+        "unused_inputs": "s_axilite_* (runtime weight writes) and s_axis_0 (set select, SETS=1): tie to 0; "
+                         "ap_clk2x: ap_clk",
+    }
 
 
 def compile_model(model_onnx, board, out_dir, clock_mhz: float | None = None, fps=None, folding=None,

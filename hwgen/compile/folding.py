@@ -16,6 +16,8 @@ from hwgen.errors import HwgenError
 # The node attributes that make up a layer's folding (whichever the node has)
 FOLDING_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode")
 DEFAULT_MVAU_WWIDTH_MAX = 36  # FINN's default cap on SIMD x weight bits
+# Inserted after folding (their size follows from their neighbours), so not part of folding.json
+INSERTED_OPS = ("StreamingFIFO", "StreamingDataWidthConverter")
 
 
 def _full_weight_width(model) -> int:
@@ -115,6 +117,8 @@ def folding_config(model) -> dict:
 
     config = {"Defaults": {}}
     for node in model.graph.node:
+        if node.op_type.startswith(INSERTED_OPS):
+            continue
         inst = getCustomOp(node)
         attrs = inst.get_nodeattr_types()
         config[node.name] = {a: inst.get_nodeattr(a) for a in FOLDING_ATTRS if a in attrs}
@@ -144,13 +148,11 @@ def apply_folding(model, config: dict, path: Path):
     model = model.transform(ApplyConfig(config))
     for node in model.graph.node:
         inst = getCustomOp(node)
-        try:
-            inst.get_folded_input_shape()
-            inst.get_folded_output_shape()
-            if inst.get_exp_cycles() <= 0:
-                raise AssertionError("non-positive cycles")
-        except Exception as err:  # FINN asserts on foldings that do not divide the layer
-            folding = {a: inst.get_nodeattr(a) for a in FOLDING_ATTRS if a in inst.get_nodeattr_types()}
-            raise HwgenError(f"{path}: folding {folding} is not valid for {node.name} ({node.op_type}): "
-                             f"PE must divide the output channels and SIMD the input channels ({err})") from err
+        attrs = inst.get_nodeattr_types()
+        # SIMD splits the input channels, PE the output channels: both must divide evenly
+        lanes = {"SIMD": int(inst.get_normal_input_shape()[-1]), "PE": int(inst.get_normal_output_shape()[-1])}
+        for attr, channels in lanes.items():
+            if attr in attrs and channels % int(inst.get_nodeattr(attr)) != 0:
+                raise HwgenError(f"{path}: {attr}={inst.get_nodeattr(attr)} does not divide the {channels} "
+                                 f"{'input' if attr == 'SIMD' else 'output'} channels of {node.name} ({node.op_type})")
     return model
