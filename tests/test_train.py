@@ -15,24 +15,6 @@ from hwgen.train.checkpoint import load
 from hwgen.train.dataset import Split, validation_mask
 
 
-def _write_tub(path, sessions=3, frames_per_session=40, seed=0):
-    """A tub whose frames show a bright stripe at a column that encodes the steering angle."""
-    from hwgen.data.tub import TubWriter
-
-    rng = np.random.default_rng(seed)
-    with TubWriter(path) as tub:
-        for s in range(sessions):
-            if s:
-                tub.new_session()
-            for _ in range(frames_per_session):
-                angle = float(rng.uniform(-1, 1))
-                image = np.full((48, 64, 3), 80, np.uint8)
-                column = int((angle + 1) / 2 * 56)
-                image[:, column:column + 8] = 250
-                tub.write(image, angle, 0.3 + 0.2 * abs(angle))
-    return path
-
-
 def _synthetic_split(n_train=48, n_val=16, seed=0):
     rng = np.random.default_rng(seed)
 
@@ -42,8 +24,11 @@ def _synthetic_split(n_train=48, n_val=16, seed=0):
     return Split(*part(n_train), *part(n_val), val_sessions=["b"], train_sessions=["a"])
 
 
-def test_tiny_preset_trains_and_exports_from_a_tub(tmp_path):
-    tub = _write_tub(tmp_path / "tub")
+def test_tiny_preset_records_trains_and_exports(tmp_path):
+    from hwgen.data.carracing import INTRO_STEPS, record
+
+    tub = tmp_path / "tub"
+    record(tub, episodes=3, max_steps=INTRO_STEPS + 40, progress=False)  # 40 frames per episode
     run, export = tmp_path / "run", tmp_path / "export"
     assert hwgen(["train", "--data", str(tub), "--preset", "tiny", "--out", str(run), "--epochs", "2",
                   "--batch-size", "16"]) == 0
