@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from hwgen.paths import ROOT, RTL_DIR
-from sim.runner import BUILD_MARKER, SimulationError, run_cocotb, verilator_info
+from sim.runner import BUILD_MARKER, SimulationError, run_cocotb, verilator_info, verilator_lint
 
 FIFO = RTL_DIR / "axis_fifo.sv"
 FIFO_PARAMETERS = {"WIDTH": 8, "DEPTH": 1}  # also built by test_axis_fifo, so usually cached
@@ -86,3 +86,11 @@ def test_a_build_error_is_reported_with_the_log(tmp_path):
         run_cocotb([broken], "broken", "sim.tb_axis_fifo", build_dir=tmp_path / "build")
     assert not list((tmp_path / "build").glob(f"broken-*/{BUILD_MARKER}"))
 
+
+
+def test_lint_warnings_are_raised_with_their_text(tmp_path):
+    truncating = tmp_path / "truncating.sv"
+    truncating.write_text("module truncating(input logic [3:0] a, output logic [2:0] y);\n"
+                          "  assign y = a;\nendmodule\n")
+    with pytest.raises(SimulationError, match="WIDTHTRUNC"):
+        verilator_lint([truncating], "truncating")
