@@ -146,7 +146,7 @@ def test_driver_reproduces_golden_outputs_through_the_dma(tmp_path, fake_pynq, m
     prediction = accelerator.predict(frames)
     np.testing.assert_array_equal(prediction["steering"], np.argmax(expected[:, :3], axis=1))
     np.testing.assert_allclose(prediction["throttle"][:, 0], expected[:, 3], rtol=1e-5)
-    assert selftest(accelerator, deploy)["mismatches"] == 0
+    assert selftest(accelerator, deploy)["mismatch_count"] == 0
     assert accelerator.throughput(10)["frames"] == 10
 
 
@@ -156,11 +156,14 @@ def test_driver_selftest_reports_a_wrong_output(tmp_path, fake_pynq, monkeypatch
     build, raw = make_build(tmp_path, frames=4)
     deploy = package(build, "pynq-z2")
     wrong = raw.copy()
-    wrong[2, 1] += 5000 if raw[2, 1] < 0 else -5000  # well beyond the 1e-5 relative tolerance
+    sign = 1 if raw[2, 1] < 0 else -1
+    wrong[2, 1] += sign * 5000  # well beyond the 1e-5 relative tolerance
+    expected_value = float(raw[2, 1] * SCALE[0, 1] + BIAS[0, 1])
     use_answers(monkeypatch, build, wrong)
     result = selftest(Accelerator(deploy), deploy)
-    assert result["mismatches"] == 1
-    assert (result["first_mismatch"]["frame"], result["first_mismatch"]["index"]) == (2, 1)
+    assert result["mismatch_count"] == 1
+    assert result["mismatches"] == [{"frame": 2, "index": 1, "expected": pytest.approx(expected_value),
+                                     "got": pytest.approx(expected_value + sign * 5000 * SCALE[0, 1])}]
 
 
 def test_shipped_driver_runs_without_hwgen(tmp_path):
@@ -178,7 +181,7 @@ def test_shipped_driver_runs_without_hwgen(tmp_path):
                          env=env, cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
-    assert result["frames"] == 5 and result["mismatches"] == 0
+    assert result["frames"] == 5 and result["mismatch_count"] == 0 and result["mismatches"] == []
 
 
 def run_stub(deploy: Path, log: Path, env=None) -> list[dict]:
@@ -462,4 +465,5 @@ def test_pilotnet_packages_for_pynq_z2_and_kv260(tmp_path):
         run = subprocess.run([sys.executable, "-S", str(deploy / "hwgen_driver.py"), "--selftest"],
                              env=env, cwd=tmp_path, capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
-        assert json.loads(run.stdout) == {"frames": 6, "mismatches": 0, "max_rel_error": 0.0, "first_mismatch": None}
+        result = json.loads(run.stdout)
+        assert (result["frames"], result["mismatch_count"]) == (6, 0), result
