@@ -8,6 +8,8 @@ Why this wrapper exists (see /work/shared/notes/toolchain.md):
 - cocotb's Verilator runner re-runs verilator and make on every build() call, so the skip for an
   unchanged design is done here: the build folder is keyed by a hash of everything that shapes the
   binary, and a marker written after a successful build says it is complete.
+- Every build compiles the same Verilator run-time library (most of a small design's build time);
+  sim/objcache.py, set as make's OBJCACHE, keeps those objects in ~/.cache/hwgen/verilated.
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ BUILD_MARKER = "hwgen_build.json"
 HDL_SUFFIXES = (".v", ".sv", ".vh", ".svh")
 # The C++ build runs with one job: the machine's 2 cores are shared.
 BUILD_JOBS = 1
+# Verilator's run-time library objects, shared by every build (see sim/objcache.py)
+OBJECT_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hwgen" / "verilated"
 
 
 class SimulationError(HwgenError):
@@ -55,12 +59,19 @@ def _simulator_environment() -> Iterator[Path]:
     are restored afterwards. Yields the verilator executable that will be used.
     """
     package_dir = _verilator_package_dir()
-    saved = {name: os.environ.get(name) for name in ("PATH", "VERILATOR_ROOT", "MAKEFLAGS")}
+    saved = {name: os.environ.get(name) for name in ("PATH", "VERILATOR_ROOT", "MAKEFLAGS", "OBJCACHE",
+                                                     "HWGEN_OBJCACHE_DIR", "HWGEN_OBJCACHE_KEY")}
     python_bin = Path(sys.executable).parent
     os.environ["PATH"] = os.pathsep.join(
         [str(package_dir / "bin"), str(python_bin), saved["PATH"] or os.defpath])
     os.environ["VERILATOR_ROOT"] = str(package_dir)
     os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved["MAKEFLAGS"], "CFG_CXXFLAGS_PCH_I=-include"]))
+    if not saved["OBJCACHE"]:  # a user's own compiler cache (e.g. ccache) wins
+        os.environ["OBJCACHE"] = f"{sys.executable} {Path(__file__).with_name('objcache.py')}"
+        os.environ["HWGEN_OBJCACHE_DIR"] = str(OBJECT_CACHE)
+        compiler = Path(shutil.which("c++") or "c++").resolve()
+        os.environ["HWGEN_OBJCACHE_KEY"] = (f"verilator {md.version('verilator')} {compiler} "
+                                            f"{compiler.stat().st_mtime_ns if compiler.exists() else ''}")
     try:
         found = shutil.which("verilator")
         if found is None or not Path(found).resolve().is_relative_to(package_dir):
