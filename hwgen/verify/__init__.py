@@ -185,15 +185,25 @@ def configure(parser) -> None:
                         help="probability of an input gap / output backpressure per cycle (default 0.1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random stalls")
     parser.add_argument("--waves", action="store_true", help="dump waveforms (slower; rebuilds the model)")
+    parser.add_argument("--per-node", action="store_true",
+                        help="instead, check every node alone on random inputs against FINN's Python execution "
+                             "of it (localizes a mismatch; --frames per node, default 2); writes verify_nodes.json")
+    parser.add_argument("--node", action="append", metavar="NAME",
+                        help="check only this node alone (repeatable; implies --per-node)")
 
 
 def main(args) -> int:
+    if args.per_node or args.node:
+        from hwgen.verify.nodes import main as per_node_main
+
+        return per_node_main(args)
     r = verify_rtl(args.dir, args.input, args.expected, args.frames, args.stall, args.seed, args.waves)
     if r.get("mismatch_count") is None:
         where = "; ".join(f"{s['stream']}: tvalid={s['tvalid']} tready={s['tready']}"
                           + (f" fifo={s['fifo_count']}" if "fifo_count" in s else "")
                           for s in r["stall_report"])
         print(f"verify: FAILED: {r['error']}" + (f"\nstreams at the stall: {where}" if where else ""))
+        print(f"        to find the failing node: hwgen verify {args.dir} --per-node")
         return 1
     print(f"verify: {r['frames']} frames, {r['mismatch_count']} mismatching outputs "
           f"(max rel error {r['max_rel_error']:.2e}), stall p={r['stall_probability']}")
@@ -204,5 +214,7 @@ def main(args) -> int:
         print(f"        mismatch: frame {m['frame']} output {m['index']}: expected {m['expected']}, got {m['got']}")
     if r["tlast_errors"]:
         print(f"        {r['tlast_errors']} output beats with a wrong tlast")
+    if not r["passed"]:
+        print(f"        to find the failing node: hwgen verify {args.dir} --per-node")
     print(f"        -> {Path(args.dir) / 'verify_rtl.json'}")
     return 0 if r["passed"] else 1
