@@ -21,6 +21,7 @@ module stream_tb #(
     input  logic ap_rst_n,
     output logic done,
     output logic stalled,
+    output logic calm_done,   // every calm frame's output is out: from here on stalls apply
     output int tlast_errors   // output beats whose tlast disagrees with the frame boundary
 );
     logic [IN_W-1:0] s_axis_tdata;
@@ -55,6 +56,7 @@ module stream_tb #(
     longint cycle;
     int loaded, accepted, out_beat, idle_cycles;  // input beats read from file / taken by the DUT
     longint first_in[$], last_out[$];
+    assign calm_done = out_beat >= calm_frames * OUT_BEATS;
 
     // A stall applies to a frame once its index reaches calm_frames (input side: the frame being
     // fed, output side: the frame being drained), so the first frames measure the design's own II

@@ -4,15 +4,18 @@ The stimulus, the random stalls, the capture and the cycle counting run inside s
 test only resets the design, waits for the harness to finish, and on a stall reports which internal
 stream stopped. The comparison against the golden outputs is done by the caller (hwgen verify), on
 the files the harness wrote. Settings come from the environment:
-  HWGEN_STREAMS  JSON list of internal streams to probe on a stall: [{"name", "wire", "count"}]
-  HWGEN_REPORT   where to write {"stalled": bool, "cycles": int, "streams": [...]}
+  HWGEN_STREAMS  JSON list of internal streams to probe on a stall: [{"name", "wire", "count", "max"}]
+                 ("count"/"max": a FIFO's occupancy and high-water mark signals, or null)
+  HWGEN_REPORT   where to write {"stalled": bool, "cycles": int, "tlast_errors": int, "streams": [...],
+                 "fifo_max_unstalled": {signal: words}, "fifo_max": {signal: words}}
+The high-water marks are read when the calm (unstalled) frames are out and at the end.
 """
 import json
 import os
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, First, RisingEdge
 
 
 def _probe(dut, streams):
@@ -29,6 +32,10 @@ def _probe(dut, streams):
     return state
 
 
+def _high_water(dut, streams):
+    return {s["max"]: int(getattr(dut.dut, s["max"]).value) for s in streams if s.get("max")}
+
+
 @cocotb.test()
 async def stream_frames(dut):
     """Stream all frames through the design; fail if the watchdog saw no output for too long."""
@@ -37,11 +44,16 @@ async def stream_frames(dut):
     dut.ap_rst_n.value = 0
     await ClockCycles(dut.ap_clk, 16)
     dut.ap_rst_n.value = 1
-    await RisingEdge(dut.done)
+    if not dut.calm_done.value:
+        await First(RisingEdge(dut.calm_done), RisingEdge(dut.done))
+    unstalled = _high_water(dut, streams)
+    if not dut.done.value:
+        await RisingEdge(dut.done)
     stalled = bool(dut.stalled.value)
     report = {"stalled": stalled, "cycles": int(dut.cycle.value),
               "tlast_errors": int(dut.tlast_errors.value),
-              "streams": _probe(dut, streams) if stalled else []}
+              "streams": _probe(dut, streams) if stalled else [],
+              "fifo_max_unstalled": unstalled, "fifo_max": _high_water(dut, streams)}
     with open(os.environ["HWGEN_REPORT"], "w") as f:
         json.dump(report, f, indent=2)
     if stalled:

@@ -167,10 +167,14 @@ def _instance(block: Block, index: int, src: str, dst: str) -> str:
     if block.module == "axis_fifo":
         bits = max(1, math.ceil(math.log2(block.parameters["DEPTH"] + 1)))
         return "\n".join([
-            "    // occupancy, read by the testbench to size FIFOs; unused in hardware",
+            "    // occupancy and its high-water mark, read by the verifier to check the FIFO's depth;",
+            "    // nothing reads them in hardware, so synthesis removes them",
             "    /* verilator lint_off UNUSEDSIGNAL */",
-            f"    logic [{bits - 1}:0] {block.node}_count;",
+            f"    logic [{bits - 1}:0] {block.node}_count, {block.node}_max;",
             "    /* verilator lint_on UNUSEDSIGNAL */",
+            "    always_ff @(posedge ap_clk)",
+            f"        if (!ap_rst_n) {block.node}_max <= '0;",
+            f"        else if ({block.node}_count > {block.node}_max) {block.node}_max <= {block.node}_count;",
             *connect("axis_fifo", f"u{index}_{block.node}", block.files, {
                 "ap_clk": "ap_clk", "ap_rst_n": "ap_rst_n",
                 "s_axis_tdata": f"{src}_tdata", "s_axis_tvalid": f"{src}_tvalid",
