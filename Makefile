@@ -10,6 +10,7 @@ env:
 
 demo: env
 	$(BIN)/hwgen doctor
+	$(BIN)/hwgen flow --out $(OUT)
 
 test: env
 	$(BIN)/python -m pytest

@@ -25,8 +25,8 @@ COMMANDS: dict[str, tuple[str | None, str, int]] = {
     "package": ("hwgen.deploy.package", "Vivado scripts, driver and board files for deployment", 7),
     "build-bitstream": ("hwgen.deploy.bitstream", "run the generated Vivado scripts (needs Vivado)", 7),
     "flash": ("hwgen.deploy.flash", "load a built accelerator onto a board", 7),
-    "flow": (None, "the whole path: record, train, export, compile, verify, report, package", 8),
-    "drive": (None, "closed-loop driving in CarRacing with torch, FINN or RTL engines", 8),
+    "flow": ("hwgen.flow", "the whole path: record, train, export, compile, verify, report, package", 8),
+    "drive": ("hwgen.drive", "closed-loop driving in CarRacing with torch, FINN or RTL engines", 8),
 }
 
 
