@@ -139,21 +139,83 @@ def test_corrupt_onnx_is_one_line_error_naming_the_file(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and str(bad) in err and "not a readable ONNX model" in err
 
 
-def test_maxpool_is_refused_before_any_rtl_is_generated(tmp_path):
+def _export_changed_tiny(out, change, **overrides):
+    """The tiny preset with `change(model)` applied, calibrated and exported to out/model.onnx."""
     import torch
 
     from hwgen.export import export_model
     from hwgen.models.calibrate import calibrated_model
 
     frames = np.random.default_rng(3).integers(0, 256, (4, 3, 32, 32), dtype=np.uint8)
-    model = calibrated_model("tiny", frames)
-    blocks = list(model.features)
-    model.features = torch.nn.Sequential(*blocks[:2], torch.nn.MaxPool2d(3, stride=1, padding=1), *blocks[2:])
-    export_model(model.eval(), frames, tmp_path / "export", check_frames=0)
+    model = calibrated_model("tiny", frames, **overrides)
+    change(model)
+    model.train()
+    with torch.no_grad():  # calibrate the changed layers too
+        model(torch.from_numpy(frames).float())
+    export_model(model.eval(), frames, out, check_frames=0)
+    return out / "model.onnx"
+
+
+def test_maxpool_is_refused_before_any_rtl_is_generated(tmp_path):
+    import torch
+
+    def add_maxpool(model):
+        blocks = list(model.features)
+        model.features = torch.nn.Sequential(*blocks[:2], torch.nn.MaxPool2d(3, stride=1, padding=1), *blocks[2:])
+
+    onnx = _export_changed_tiny(tmp_path / "export", add_maxpool)
     with pytest.raises(HwgenError, match=r"node \S+ \(MaxPool\w*\) between HW layers cannot be built into RTL: "
                                          r"pooling has only an HLS layer"):
-        compile_model(tmp_path / "export" / "model.onnx", "pynq-z2", tmp_path / "b", progress=False)
+        compile_model(onnx, "pynq-z2", tmp_path / "b", progress=False)
+    assert not (tmp_path / "b" / "ip").exists() and not (tmp_path / "b" / "compile.json").exists()
+
+
+def test_float_activation_inside_the_partition_is_named(tmp_path):
+    import torch
+
+    def float_relu(model):
+        model.features[2][2] = torch.nn.ReLU()
+
+    onnx = _export_changed_tiny(tmp_path / "export", float_relu)
+    with pytest.raises(HwgenError, match=r"node Relu_0 \(Relu\) between HW layers cannot be built into RTL: "
+                                         r"a float Relu activation; use a quantized one"):
+        compile_model(onnx, "pynq-z2", tmp_path / "b", progress=False)
     assert not (tmp_path / "b" / "ip").exists()
+
+
+def test_full_range_weights_need_a_dsp48e2_part(tmp_path):
+    import brevitas.nn as qnn
+    import brevitas.quant as bq
+    import torch
+
+    def full_range(model):
+        old = model.features[0][0]
+        conv = qnn.QuantConv2d(3, old.out_channels, old.kernel_size, old.stride, bias=False,
+                               weight_quant=bq.Int8WeightPerTensorFixedPoint, weight_bit_width=4,
+                               weight_narrow_range=False)
+        with torch.no_grad():  # max |w| = 1 gives the scale 1/8, so -1 becomes -8: the full INT4 range
+            conv.weight.uniform_(-0.5, 0.5)
+            conv.weight[0, 0, 0, 0] = -1.0
+        model.features[0][0] = conv
+
+    onnx = _export_changed_tiny(tmp_path / "export", full_range)
+    with pytest.raises(HwgenError, match=r"node MVAU_hls_0 \(MVAU_hls\) has no RTL implementation: .*INT4 weights "
+                                         r"use the full range down to -8: on DSP48E1 parts \(Zynq-7000\) it needs "
+                                         r"narrow-range weights"):
+        compile_model(onnx, "pynq-z2", tmp_path / "b", progress=False)
+    assert not (tmp_path / "b" / "ip").exists()
+
+
+def test_finn_refusal_is_one_line_error_naming_step_and_node(tmp_path, capsys):
+    onnx = _export_changed_tiny(tmp_path / "export", lambda model: None, act_bits=1)
+    assert hwgen_main(["compile", str(onnx), "--board", "pynq-z2", "--out", str(tmp_path / "b")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    err = err.strip().splitlines()[-1]  # the lines before are the progress bar's
+    assert err.startswith("hwgen compile: error: compile step convert_to_hw: FINN cannot lower the model "
+                          "(MultiThreshold_0: ")
+    assert "use activations of at least 2 bits" in err
+    assert not (tmp_path / "b" / "compile.json").exists()
 
 
 def test_postprocess_ops_run_in_order_in_float32():

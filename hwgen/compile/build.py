@@ -190,6 +190,28 @@ def _weight_stream(inst, name: str) -> dict:
     }
 
 
+# What to change when FINN refuses a model, by a phrase of its message
+FINN_ADVICE = {
+    "out_scale must be 1": "an activation whose scale FINN cannot absorb, e.g. a 1-bit QuantReLU: use "
+                           "activations of at least 2 bits",
+    "out_bias must be integer": "an activation with a fractional offset: use QuantReLU, or QuantIdentity with "
+                                "a signed integer quantizer",
+}
+
+
+def _run_step(name: str, step, model, ctx, stages: Path):
+    """One compile step; FINN's refusals (FINNError, its assertions) become one-line HwgenErrors."""
+    from finn.util.exception import FINNError
+
+    try:
+        return step(model, ctx)
+    except (FINNError, AssertionError) as err:
+        message = " ".join(str(err).split()) or type(err).__name__
+        advice = next((f": {why}" for phrase, why in FINN_ADVICE.items() if phrase in message), "")
+        raise HwgenError(f"compile step {name}: FINN cannot lower the model ({message}){advice}; {stages} "
+                         "holds the graph after each step that finished") from err
+
+
 def compile_model(model_onnx, board, out_dir, clock_mhz: float | None = None, fps=None, folding=None,
                   golden_dir=None, limits: dict | None = None, verify_frames: int | None = None,
                   progress: bool = True) -> dict:
@@ -237,14 +259,16 @@ def compile_model(model_onnx, board, out_dir, clock_mhz: float | None = None, fp
     step_seconds = {}
     for index, (name, step) in enumerate(tqdm(STEPS, desc="compile", unit="step", disable=not progress, leave=False)):
         t = time.perf_counter()
-        model = step(model, ctx)
+        model = _run_step(name, step, model, ctx, stages)
         step_seconds[name] = round(time.perf_counter() - t, 3)
         model.save(str(stages / f"{index:02d}_{name}.onnx"))
 
     inner = model
     model.save(str(out_dir / "dataflow.onnx"))
+    t = time.perf_counter()
     shutil.rmtree(out_dir / "rtl", ignore_errors=True)  # no stale memory images from an earlier build
     stitch(inner, out_dir / "rtl", clock_mhz=clock)
+    step_seconds["stitch_rtl"] = round(time.perf_counter() - t, 3)
     _repoint_partition(ctx.parent, out_dir / "dataflow.onnx").save(str(out_dir / "parent.onnx"))
     shutil.rmtree(finn_build, ignore_errors=True)
 
@@ -263,7 +287,9 @@ def compile_model(model_onnx, board, out_dir, clock_mhz: float | None = None, fp
     if golden is not None:
         frames, expected = golden
         n = len(frames) if verify_frames is None else min(verify_frames, len(frames))
+        t = time.perf_counter()
         verify = verify_python(inner, software, frames[:n], expected[:n], progress)
+        step_seconds["verify_python"] = round(time.perf_counter() - t, 3)
         verify["golden_dir"] = str(Path(golden_dir).resolve())
     (out_dir / "verify_python.json").unlink(missing_ok=True)
     _write_json(out_dir / "verify_python.json", verify)

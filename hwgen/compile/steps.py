@@ -118,7 +118,7 @@ def step_specialize_layers(model, ctx):
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
 
     model = model.transform(SpecializeLayers(ctx.fpgapart))
-    checks.check_all_rtl(model)
+    checks.check_all_rtl(model, ctx.fpgapart)
     return model
 
 
@@ -137,7 +137,7 @@ def step_minimize_bit_width(model, ctx):
     for transformation in (MinimizeWeightBitWidth(), MinimizeAccumulatorWidth(), InferDataTypes(),
                            RoundAndClipThresholds()):
         model = model.transform(transformation)
-    checks.check_all_rtl(model)
+    checks.check_all_rtl(model, ctx.fpgapart)
     return model
 
 
@@ -153,7 +153,7 @@ def step_fifos_and_width_converters(model, ctx):
                            InsertFIFO(create_shallow_fifos=True), PreferRTL(), SpecializeLayers(ctx.fpgapart),
                            GiveUniqueNodeNames(), GiveReadableTensorNames()):
         model = model.transform(transformation)
-    checks.check_all_rtl(model)
+    checks.check_all_rtl(model, ctx.fpgapart)
     return model
 
 
