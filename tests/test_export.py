@@ -8,23 +8,14 @@ import torch
 from hwgen.errors import HwgenError
 from hwgen.export import export_model, run_qonnx
 from hwgen.models import build_model
-
-
-def _calibrated(preset, frames, seed=0, **overrides):
-    """A model whose BatchNorm statistics and activation scales were set by a few training passes."""
-    torch.manual_seed(seed)
-    model = build_model(preset, **overrides).train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.from_numpy(frames).float())
-    return model.eval()
+from hwgen.models.calibrate import calibrated_model
 
 
 @pytest.mark.parametrize("overrides", [{}, {"weight_bits": 2, "act_bits": 2}, {"weight_bits": 8, "act_bits": 8}])
 def test_qonnx_execution_matches_pytorch(tmp_path, overrides):
     rng = np.random.default_rng(1)
     frames = rng.integers(0, 256, (12, 3, 32, 32), dtype=np.uint8)
-    model = _calibrated("tiny", frames, **overrides)
+    model = calibrated_model("tiny", frames, **overrides)
     info = export_model(model, frames, tmp_path, check_frames=0)
 
     golden_in = np.load(tmp_path / "golden" / "input.npy")
@@ -50,7 +41,7 @@ def test_exported_graph_is_qonnx_with_uint8_input(tmp_path):
     from qonnx.core.modelwrapper import ModelWrapper
 
     frames = np.random.default_rng(2).integers(0, 256, (4, 3, 32, 32), dtype=np.uint8)
-    export_model(_calibrated("tiny", frames), frames, tmp_path, check_frames=4)
+    export_model(calibrated_model("tiny", frames), frames, tmp_path, check_frames=4)
     model = ModelWrapper(str(tmp_path / "model.onnx"))
     assert model.get_tensor_datatype(model.graph.input[0].name) == DataType["UINT8"]
     ops = [node.op_type for node in model.graph.node]
@@ -63,7 +54,7 @@ def test_exported_graph_is_qonnx_with_uint8_input(tmp_path):
 
 def test_pilotnet_w4a4_export_matches(tmp_path):
     frames = np.random.default_rng(3).integers(0, 256, (6, 3, 66, 200), dtype=np.uint8)
-    info = export_model(_calibrated("pilotnet-w4a4", frames), frames, tmp_path, check_frames=6)
+    info = export_model(calibrated_model("pilotnet-w4a4", frames), frames, tmp_path, check_frames=6)
     assert info["qonnx_check"]["passed"] and info["qonnx_check"]["frames"] == 6
 
 

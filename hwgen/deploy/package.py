@@ -17,7 +17,7 @@ from pathlib import Path
 from hwgen.boards import Board, load_board
 from hwgen.errors import HwgenError
 from hwgen.paths import BOARDS_DIR, ROOT
-from hwgen.rtlgen.stitch import TOP, module_ports
+from hwgen.rtlgen.stitch import TOP, load_top, module_ports
 
 DMA_STREAM_BYTES = (1, 2, 4, 8, 16, 32, 64, 128)  # AXI DMA stream widths 8..1024 bits
 DMA_LENGTH_WIDTH = 26  # buffer length register bits: transfers up to 64 MiB - 1
@@ -40,7 +40,7 @@ def read_stream_contract(build_dir: Path) -> dict:
     if not path.is_file():
         raise HwgenError(f"{path}: missing; run `hwgen compile` for this build first")
     try:
-        top = json.loads(path.read_text())
+        top = load_top(path)
         missing_keys = [k for k in CONTRACT_KEYS if k not in top]
         if missing_keys:
             raise HwgenError(f"{path}: missing {', '.join(missing_keys)}; re-run `hwgen compile`")

@@ -66,6 +66,8 @@ def checkpoint_path(run_or_ckpt: Path | str) -> Path:
 
 def load_run(run_dir: Path | str) -> dict:
     path = Path(run_dir) / RUN_JSON
+    if not Path(run_dir).is_dir():
+        raise HwgenError(f"{run_dir}: no such run folder; pass the --out folder of `hwgen train`")
     if not path.is_file():
         raise HwgenError(f"{path}: missing; {run_dir} is not a finished `hwgen train` run "
                          "(resume it with `hwgen train ... --resume`)")

@@ -1,0 +1,26 @@
+"""Shared fixtures: one calibrated tiny network, exported and compiled once per test session."""
+import numpy as np
+import pytest
+
+from hwgen.models.calibrate import calibrated_model
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory):
+    """model.onnx + golden/ of the tiny preset on 12 random frames."""
+    from hwgen.export import export_model
+
+    frames = np.random.default_rng(7).integers(0, 256, (12, 3, 32, 32), dtype=np.uint8)
+    out = tmp_path_factory.mktemp("tiny_export")
+    export_model(calibrated_model("tiny", frames), frames, out, check_frames=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tiny_export, tmp_path_factory):
+    """The tiny export compiled for pynq-z2 (stitched RTL included); tests must not modify it."""
+    from hwgen.compile import compile_model
+
+    out = tmp_path_factory.mktemp("tiny_build")
+    compile_model(tiny_export / "model.onnx", "pynq-z2", out, progress=False)
+    return out
