@@ -23,6 +23,7 @@ def _json(path):
 def test_tiny_compiles_to_all_rtl_layers_with_generated_hdl(tiny_build):
     summary = _json(tiny_build / "compile.json")
     assert summary["all_rtl"] and summary["board"] == "pynq-z2" and summary["clock_mhz"] == 100
+    assert summary["fps_requested"] == 1000 and summary["folding_file"] is None  # the default target
     ops = [node["op_type"] for node in summary["nodes"]]
     # tiny: 5 convolutions (sliding window + MVAU + thresholds), a hidden FC (MVAU + thresholds), the head MVAU
     assert ops.count("ConvolutionInputGenerator_rtl") == 5
@@ -79,6 +80,7 @@ def test_estimates_are_consistent(tiny_build):
     cycles = {name: layer["cycles"] for name, layer in layers.items()}
     assert estimates["expected_ii_cycles"] == max(cycles.values()) == cycles[estimates["bottleneck_layer"]]
     assert estimates["expected_fps"] == pytest.approx(100e6 / estimates["expected_ii_cycles"])
+    assert estimates["critical_path_cycles"] == sum(cycles.values())
     for resource in ("LUT", "BRAM_18K", "URAM", "DSP"):
         assert estimates["resources_total"][resource] == pytest.approx(sum(l[resource] for l in layers.values()))
         assert estimates["resources_total"][resource] <= estimates["budget"][resource]

@@ -6,10 +6,12 @@ is the one implementation that executes that data: the Python golden check, the 
 the board driver all call it, so they cannot disagree.
 
 software.json keys (see docs/compile.md):
-  input       {name, layout, shape, datatype, model_input_layout, model_input_shape}: what the
-              accelerator's input stream carries (after `preprocess`) and what the model took
+  model_input {name, shape, datatype, layout}: what the model takes (e.g. uint8 NCHW frames)
+  input       {name, shape, layout, datatype, folded_shape, stream_width_bits}: what the
+              accelerator's input stream carries (after `preprocess`)
   preprocess  ordered ops turning model input frames into accelerator input
-  output      {name, shape, datatype}: the accelerator's integer output
+  output      {name, shape, layout, datatype, folded_shape, stream_width_bits}: the accelerator's
+              integer output
   postprocess ordered ops turning accelerator output into the model's outputs (float32)
   outputs     how to read the model outputs: {name: {"slice": [a, b], "decode": "argmax"|"value",
               "classes": [...]}} (from the export's output_split when present)
