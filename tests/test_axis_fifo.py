@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from hwgen.paths import ROOT, RTL_DIR
-from sim.runner import run_cocotb, verilator_lint
+from sim.runner import SimulationError, run_cocotb, verilator_lint
 
 # DEPTH=1 (single slot), a non-power-of-two depth with an odd width, a wide power-of-two case, and
 # a 64-bit word (wider than one VPI integer).
@@ -49,3 +49,27 @@ def test_axis_fifo_synthesizes_to_lut_ram_or_block_ram(tmp_path):
     assert deep.get("RAMB18E1", 0) + deep.get("RAMB36E1", 0) >= 1, deep
     single = yosys_cells(tmp_path, depth=1, width=8)
     assert not any(cell.startswith("RAM") for cell in single), single
+
+
+# Broken FIFOs the testbench must reject: each replaces one line of rtl/axis_fifo.sv.
+MUTATIONS = {
+    "drops a word": ("wire push = s_axis_tvalid && s_axis_tready;",
+                     "wire push = s_axis_tvalid && s_axis_tready && s_axis_tdata[1:0] != 2'b11;"),
+    "duplicates a word": ("if (pop) read_addr <= next_addr(read_addr);",
+                          "if (pop && m_axis_tdata[1:0] != 2'b11) read_addr <= next_addr(read_addr);"),
+    "reorders words": ("assign m_axis_tdata  = storage[read_addr];",
+                       "assign m_axis_tdata  = storage[count > 1 ? next_addr(read_addr) : read_addr];"),
+    "keeps words over reset": ("      count      <= '0;\n", ""),
+}
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_the_testbench_rejects_a_broken_fifo(mutation, request, tmp_path):
+    original, broken = MUTATIONS[mutation]
+    source = (RTL_DIR / "axis_fifo.sv").read_text()
+    assert original in source
+    (tmp_path / "axis_fifo.sv").write_text(source.replace(original, broken))
+    with pytest.raises(SimulationError):
+        run_cocotb([tmp_path / "axis_fifo.sv"], "axis_fifo", "sim.tb_axis_fifo",
+                   build_dir=request.config.cache.mkdir("sim_build"), test_dir=tmp_path,
+                   parameters={"WIDTH": 13, "DEPTH": 5})
