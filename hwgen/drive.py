@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from hwgen.errors import HwgenError
+from hwgen.verify import _read_json
 
 CONTROL_HZ = 20
 CLASS_ANGLE = (-0.35, 0.0, 0.35)
@@ -41,12 +42,6 @@ def decides(step: int) -> bool:
 
     i = step - 1 - INTRO_STEPS
     return i >= 0 and i * CONTROL_HZ % FPS < CONTROL_HZ
-
-
-def _read_json(path: Path, what: str) -> dict:
-    if not path.is_file():
-        raise HwgenError(f"{path}: missing; {what}")
-    return json.loads(path.read_text())
 
 
 class TorchEngine:
@@ -196,7 +191,8 @@ def drive(engine, episodes: int = 3, seed: int = 0, max_steps: int = 1000, refer
     object, or None for the expert) and return the drive.json dict (also written to out_dir).
     `reference`: an engine run on every decision frame alongside, for the agreement counts."""
     from hwgen.compile.software import compare_outputs
-    from hwgen.data.carracing import FPS, INTRO_STEPS, Expert, camera_frame, drive_episode, make_env
+    from hwgen.data.carracing import (FPS, INTRO_STEPS, Expert, camera_frame, drive_episode, episode_line,
+                                      make_env)
     from hwgen.data.frames import to_model_input
 
     if episodes < 1 or max_steps < 1:
@@ -236,7 +232,7 @@ def drive(engine, episodes: int = 3, seed: int = 0, max_steps: int = 1000, refer
         result = drive_episode(env, expert, seed + episode, max_steps, policy=policy)
         results.append({"episode": episode, "seed": seed + episode, **result, "decisions": len(decisions),
                         "wall_seconds": round(time.perf_counter() - t, 1)})
-        progress(_episode_line(results[-1]))
+        progress(episode_line(results[-1]))
     env.close()
     wall = time.perf_counter() - started
     summary = {
@@ -266,13 +262,6 @@ def drive(engine, episodes: int = 3, seed: int = 0, max_steps: int = 1000, refer
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
         os.replace(tmp, out_dir / "drive.json")
     return summary
-
-
-def _episode_line(r: dict) -> str:
-    return (f"episode {r['episode']} (seed {r['seed']}): {r['steps']} steps, {r['decisions']} decisions, "
-            f"reward {r['reward']:.1f}, tiles {r['tiles_visited']}/{r['tiles_total']} "
-            f"({100 * r['completion']:.1f}%), lap {'finished' if r['lap_finished'] else 'not finished'}, "
-            f"{r['wall_seconds']:.0f} s")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

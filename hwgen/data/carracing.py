@@ -143,28 +143,86 @@ class Expert:
         setpoint = min(float(reachable.min()), float(self.corner_speed[i]))
         return angle_from_steer(wheel_angle), setpoint / MAX_SPEED
 
-    def act(self, obs=None) -> tuple[float, float, float]:
-        """CarRacing action (steer, gas, brake); the observation is unused (the expert sees the track)."""
+    def act(self, obs=None) -> np.ndarray:
+        """CarRacing action [steer, gas, brake], ready for env.step; obs is unused (the expert sees
+        the track)."""
         angle, throttle = self.controls()
-        steer, gas, brake = action_from_controls(angle, throttle, car_speed(self.env))
-        return steer, gas, brake
+        return action_from_controls(angle, throttle, car_speed(self.env))
+
+
+class SteeringNoise:
+    """Smooth random steering offset (Ornstein-Uhlenbeck): std ``scale`` (angle units), correlation
+    time ``time_steps``. Added to the executed steering only, so the car wanders off the ideal line
+    and the recorded expert labels show how to recover (DART-style data for behaviour cloning)."""
+
+    def __init__(self, scale: float, seed: int, time_steps: float = 25.0):
+        self.scale = scale
+        self.decay = 1.0 - 1.0 / time_steps
+        self.kick = scale * math.sqrt(2.0 / time_steps)
+        self.rng = np.random.default_rng(seed)
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        if self.scale > 0:
+            self.offset = self.decay * self.offset + self.kick * float(self.rng.standard_normal())
+        return self.offset
+
+
+def drive_episode(env, expert: Expert, seed: int, max_steps: int, on_step=None,
+                  steer_noise: float = 0.0, policy=None) -> dict:
+    """Drive one episode and return its numbers. The driver is the expert (plus optional steering
+    noise) or, when given, ``policy(step, obs) -> (angle, throttle)`` (e.g. a trained model in
+    `hwgen drive`); the expert still measures the cross-track distance.
+
+    ``on_step(step, obs, angle, throttle)`` is called before every action with the observation the
+    action answers and the driver's (clean) controls. Returns steps, reward, tiles_visited,
+    tiles_total, completion, lap_finished, mean/max cross-track distance and mean speed.
+    """
+    obs, _ = env.reset(seed=seed)
+    noise = SteeringNoise(steer_noise, seed)
+    reward, cross_track, speeds, finished, step = 0.0, [], [], False, 0
+    for step in range(1, max_steps + 1):
+        angle, throttle = policy(step, obs) if policy else expert.controls()
+        speed = car_speed(env)
+        if on_step:
+            on_step(step, obs, angle, throttle)
+        action = action_from_controls(float(np.clip(angle + noise(), -1.0, 1.0)), throttle, speed)
+        obs, step_reward, terminated, truncated, info = env.step(action)
+        reward += float(step_reward)
+        cross_track.append(expert.cross_track())
+        speeds.append(speed)
+        if terminated or truncated:
+            finished = bool(info.get("lap_finished", False))
+            break
+    tiles_total = len(env.unwrapped.track)
+    tiles = int(env.unwrapped.tile_visited_count)
+    return {
+        "steps": step, "reward": round(reward, 2), "tiles_visited": tiles, "tiles_total": tiles_total,
+        "completion": round(tiles / tiles_total, 4), "lap_finished": finished,
+        "mean_cross_track": round(float(np.mean(cross_track)), 3),
+        "max_cross_track": round(float(np.max(cross_track)), 3),
+        "mean_speed": round(float(np.mean(speeds)), 2),
+    }
 
 
 def record(out_dir, episodes: int, seed: int = 0, max_steps: int = DEFAULT_MAX_STEPS,
-           record_every: int = 1, jpeg_quality: int = 95, progress: bool = True) -> dict:
+           record_every: int = 1, steer_noise: float = 0.0, jpeg_quality: int = 95,
+           progress: bool = True) -> dict:
     """Drive ``episodes`` CarRacing episodes with the Expert and write them as one tub in out_dir.
 
     Returns the summary that is also written to ``out_dir/record.json``: per episode the seed,
-    session id, steps, recorded frames, reward, tiles visited / total (completion), mean and max
-    cross-track distance and mean speed; plus totals and the conventions used. The tub is built in
-    a sibling temporary folder and renamed to out_dir when complete.
+    session id, recorded frames and the numbers of drive_episode (reward, tiles visited / total =
+    completion, cross-track, speed); plus totals and the conventions used. ``steer_noise`` > 0
+    perturbs the executed steering (SteeringNoise) while the recorded labels stay the expert's.
+    The tub is built in a sibling temporary folder and renamed to out_dir when complete.
     """
     from tqdm import tqdm
 
     from hwgen.data.tub import TubWriter
 
-    if episodes < 1 or max_steps < 1 or record_every < 1:
-        raise HwgenError("data record: --episodes, --max-steps and --record-every must be at least 1")
+    if episodes < 1 or max_steps < 1 or record_every < 1 or steer_noise < 0:
+        raise HwgenError("data record: --episodes, --max-steps and --record-every must be at least 1, "
+                         "--steer-noise at least 0")
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise HwgenError(f"{out_dir}: exists and is not empty; choose a new --out folder")
@@ -174,53 +232,33 @@ def record(out_dir, episodes: int, seed: int = 0, max_steps: int = DEFAULT_MAX_S
     expert = Expert(env)
     results = []
     started = time.perf_counter()
-    total_steps = 0
     metadata = {"source": f"hwgen data record --sim carracing ({ENV_ID})", "seed": seed}
     with TubWriter(partial, metadata=metadata, jpeg_quality=jpeg_quality) as tub, \
             tqdm(total=episodes * max_steps, desc="recording", unit="step", disable=not progress) as bar:
         for episode in range(episodes):
             if episode:
                 tub.new_session()
-            obs, _ = env.reset(seed=seed + episode)
-            reward, frames, cross_track, speeds, step = 0.0, 0, [], [], 0
-            finished = False
-            for step in range(1, max_steps + 1):
-                angle, throttle = expert.controls()
-                speed = car_speed(env)
+            frames_before = tub.current_index
+
+            def write_frame(step, obs, angle, throttle):
+                bar.update(1)
                 if step > INTRO_STEPS and (step - INTRO_STEPS - 1) % record_every == 0:
                     tub.write(camera_frame(obs), angle, throttle)
-                    frames += 1
-                obs, step_reward, terminated, truncated, info = env.step(
-                    action_from_controls(angle, throttle, speed))
-                reward += float(step_reward)
-                cross_track.append(expert.cross_track())
-                speeds.append(speed)
-                bar.update(1)
-                if terminated or truncated:
-                    finished = bool(info.get("lap_finished", False))
-                    break
-            total_steps += step
-            bar.update(max_steps - step)
-            tiles_total = len(env.unwrapped.track)
-            tiles = int(env.unwrapped.tile_visited_count)
-            results.append({
-                "episode": episode, "seed": seed + episode, "session_id": tub.session_id,
-                "steps": step, "frames": frames, "reward": round(reward, 2),
-                "tiles_visited": tiles, "tiles_total": tiles_total,
-                "completion": round(tiles / tiles_total, 4), "lap_finished": finished,
-                "mean_cross_track": round(float(np.mean(cross_track)), 3),
-                "max_cross_track": round(float(np.max(cross_track)), 3),
-                "mean_speed": round(float(np.mean(speeds)), 2),
-            })
-            bar.write(_episode_line(results[-1]))
+
+            result = drive_episode(env, expert, seed + episode, max_steps, write_frame, steer_noise)
+            bar.update(max_steps - result["steps"])
+            results.append({"episode": episode, "seed": seed + episode, "session_id": tub.session_id,
+                            "frames": tub.current_index - frames_before, **result})
+            bar.write(episode_line(results[-1]))
     env.close()
     elapsed = time.perf_counter() - started
     summary = {
         "env": ENV_ID, "seed": seed, "episodes": results, "max_steps": max_steps,
+        "steer_noise": steer_noise,
         "frames": sum(r["frames"] for r in results),
         "mean_reward": round(float(np.mean([r["reward"] for r in results])), 2),
         "mean_completion": round(float(np.mean([r["completion"] for r in results])), 4),
-        "steps_per_second": round(total_steps / elapsed, 1),
+        "steps_per_second": round(sum(r["steps"] for r in results) / elapsed, 1),
         "conventions": {
             "sim_fps": FPS, "record_every": record_every, "recorded_hz": FPS / record_every,
             "intro_steps_not_recorded": INTRO_STEPS,
@@ -228,6 +266,7 @@ def record(out_dir, episodes: int, seed: int = 0, max_steps: int = DEFAULT_MAX_S
             "angle": f"steer_rad / {STEER_FULL_LOCK}, -1 left .. +1 right",
             "throttle": f"speed setpoint / {MAX_SPEED} (units/s); gas/brake from action_from_controls",
             "session_id": "one DonkeyCar session per episode; episode k reset with seed + k",
+            "labels": "the expert's controls for the recorded frame, also when steer_noise perturbs driving",
         },
     }
     (partial / "record.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -238,8 +277,10 @@ def record(out_dir, episodes: int, seed: int = 0, max_steps: int = DEFAULT_MAX_S
     return summary
 
 
-def _episode_line(result: dict) -> str:
+def episode_line(result: dict) -> str:
+    """One line per episode (record, hwgen drive): the drive_episode numbers plus frames/decisions."""
+    counts = "".join(f"{result[k]} {k}, " for k in ("frames", "decisions") if k in result)
     return (f"episode {result['episode']} (seed {result['seed']}): {result['steps']} steps, "
-            f"{result['frames']} frames, reward {result['reward']:.1f}, tiles {result['tiles_visited']}/"
+            f"{counts}reward {result['reward']:.1f}, tiles {result['tiles_visited']}/"
             f"{result['tiles_total']} ({100 * result['completion']:.1f}%), "
             f"cross-track mean {result['mean_cross_track']:.2f} max {result['max_cross_track']:.2f}")
