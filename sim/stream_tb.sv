@@ -11,6 +11,9 @@
 //   +stall_permille=P probability (per mille) of an input gap and of output backpressure per cycle
 //   +calm_frames=K    the first K frames run without stalls (clean II and latency measurement)
 //   +watchdog=C       give up after C cycles without any output beat (sets `stalled`)
+//   +frame_interval=C input beats paced to one frame per C cycles, evenly: beat j is offered no
+//                     earlier than cycle j*C/IN_BEATS (a camera-like source at a fixed frame rate;
+//                     default 0: as fast as the DUT takes them)
 module stream_tb #(
     parameter int IN_W = 8,        // s_axis_tdata width
     parameter int OUT_W = 8,       // m_axis_tdata width
@@ -36,6 +39,7 @@ module stream_tb #(
     );
 
     int frames, stall_permille, calm_frames, watchdog;
+    longint frame_interval;
     int fin, fout, ftiming;
     string in_path, out_path, timing_path;
 
@@ -47,6 +51,7 @@ module stream_tb #(
         if (!$value$plusargs("stall_permille=%d", stall_permille)) stall_permille = 0;
         if (!$value$plusargs("calm_frames=%d", calm_frames)) calm_frames = 0;
         if (!$value$plusargs("watchdog=%d", watchdog)) watchdog = 1000000;
+        if (!$value$plusargs("frame_interval=%d", frame_interval)) frame_interval = 0;
         fin = $fopen(in_path, "r");
         if (fin == 0) $fatal(1, "stream_tb: cannot open %s", in_path);
         fout = $fopen(out_path, "w");
@@ -86,7 +91,8 @@ module stream_tb #(
                 accepted <= accepted + 1;
             end
             if (!s_axis_tvalid || s_axis_tready) begin
-                if (loaded < frames * IN_BEATS && !stall_now(loaded / IN_BEATS)) begin
+                if (loaded < frames * IN_BEATS && !stall_now(loaded / IN_BEATS)
+                        && cycle * IN_BEATS >= longint'(loaded) * frame_interval) begin
                     if ($fscanf(fin, "%h\n", s_axis_tdata) != 1)
                         $fatal(1, "stream_tb: %s ends at beat %0d; %0d frames need %0d beats",
                                in_path, loaded, frames, frames * IN_BEATS);

@@ -436,20 +436,12 @@ def test_pilotnet_packages_for_pynq_z2_and_kv260(tmp_path):
     """The real path: a calibrated pilotnet-w4a4 exported, compiled and stitched per board, then
     packaged; build.tcl passes the stub run and the shipped driver reproduces golden/expected.npy
     from golden/input.npy through its packing, with integers derived from the golden outputs."""
-    import torch
-
     from hwgen.compile import compile_model
     from hwgen.export import export_model
-    from hwgen.models import build_model
+    from hwgen.models.calibrate import calibrated_model
 
-    rng = np.random.default_rng(0)
-    torch.manual_seed(0)
-    model = build_model("pilotnet-w4a4").train()
-    frames = rng.integers(0, 256, (6, 3, 66, 200), dtype=np.uint8)
-    with torch.no_grad():
-        for _ in range(2):  # set BatchNorm statistics and activation scales
-            model(torch.from_numpy(frames).float())
-    export_model(model.eval(), frames, tmp_path / "export", check_frames=0)
+    frames = np.random.default_rng(0).integers(0, 256, (6, 3, 66, 200), dtype=np.uint8)
+    export_model(calibrated_model("pilotnet-w4a4", frames), frames, tmp_path / "export", check_frames=0)
     site_packages = sysconfig.get_paths()["purelib"]
     for board in ("pynq-z2", "kv260"):
         build = tmp_path / board / "pilotnet-w4a4"

@@ -2,7 +2,8 @@
 output against the PyTorch model, bit-exactly, under random stalls.
 
 Reads DIR/compile.json, DIR/software.json, DIR/rtl/hwgen_top.{f,json} (written by compile) and the
-golden frames (the ones compile checked, or --input/--expected). Writes DIR/verify_rtl.json.
+golden frames (the ones compile checked, or --input/--expected). Writes DIR/verify_rtl.json and
+DIR/fifo_depths.json (each FIFO's depth, its reason and its measured high-water marks; fifos.py).
 Frames go in as raw uint8 in the model's layout (NCHW) or the accelerator's (NHWC).
 """
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from hwgen.errors import HwgenError
-from hwgen.paths import SIM_DIR
-from hwgen.rtlgen.stitch import TOP
+from hwgen.paths import RTL_DIR, SIM_DIR
+from hwgen.rtlgen.stitch import TOP, load_top
+from hwgen.verify.fifos import write_fifo_depths
 
 CALM_FRAMES = 3  # frames streamed without stalls first, to measure the design's own II and latency
 
@@ -76,8 +78,7 @@ def unpack_beats(beats: list[int], frames: int, stream: dict) -> np.ndarray:
     return np.asarray(out).reshape(frames, -1)
 
 
-def _timing(path: Path, calm: int, clock_mhz: float) -> dict:
-    rows = [tuple(int(v) for v in line.split()) for line in path.read_text().split("\n") if line.strip()]
+def _timing(rows: list[tuple], calm: int, clock_mhz: float) -> dict:
     last_out = [r[2] for r in rows]
     # steady state: completion intervals between calm frames, skipping the first (pipeline fill)
     gaps = [b - a for a, b in zip(last_out[:calm], last_out[1:calm])]
@@ -89,16 +90,79 @@ def _timing(path: Path, calm: int, clock_mhz: float) -> dict:
             "ii_measured_over_frames": len(steady) + 1 if steady else 0}
 
 
+def simulation_sources(files: list[str]) -> list[Path]:
+    """The top's file list with FINN's add_multi.sv (which Verilator cannot elaborate: a constant
+    function inside a generate block) replaced by our cycle-equivalent rtl/add_multi.sv."""
+    return [RTL_DIR / "add_multi.sv" if Path(f).name == "add_multi.sv" and "finn-rtllib" in Path(f).parts
+            else Path(f) for f in files]
+
+
+def run_stream(rtl_info: Path, frames: np.ndarray, work: Path, sim_build: Path, *, stall: float = 0.0,
+               seed: int = 0, calm: int | None = None, watchdog: int = 200_000, waves: bool = False,
+               build_args: tuple = (), plusargs: tuple = ()) -> dict:
+    """Stream accelerator-layout `frames` through the stitched top described by `rtl_info`
+    (<top>.json from the stitcher) in the SV harness. Returns {"outputs": (N, K) integers or None
+    if the run did not complete, "timing": [(frame, first_in, last_out)], "report": the testbench
+    report, "error": str or None, "wall_seconds"}. Nothing per cycle runs in Python."""
+    from sim.runner import run_cocotb
+
+    rtl_dir = rtl_info.parent
+    top = load_top(rtl_info)
+    n = len(frames)
+    work = work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    for name in top["meminit_files"]:  # HDL loads these relative to the simulator's folder
+        link = work / name
+        link.unlink(missing_ok=True)
+        link.symlink_to((rtl_dir / name).resolve())
+    (work / "input.hex").write_text("".join(f"{b:x}\n" for b in pack_beats(frames, top["s_axis"])))
+    for name in ("output.hex", "timing.txt", "report.json"):
+        (work / name).unlink(missing_ok=True)
+    fifo = lambda b, signal: f"{b['node']}_{signal}" if b["module"] == "axis_fifo" else None  # noqa: E731
+    streams = [{"name": f"{b['node']} input", "wire": f"st{i}", "count": fifo(b, "count"), "max": fifo(b, "max")}
+               for i, b in enumerate(top["blocks"])]
+    started = time.perf_counter()
+    error = None
+    try:
+        # only the signals stream_tb.vlt names are visible to cocotb: 2.5x the speed of all public
+        run_cocotb([SIM_DIR / "stream_tb.sv", SIM_DIR / "stream_tb.vlt", *simulation_sources(top["files"]),
+                    rtl_dir / "lint.vlt"],
+                   "stream_tb", "sim.tb_stream", build_dir=sim_build, test_dir=work,
+                   parameters={"IN_W": top["s_axis"]["width_bits"], "OUT_W": top["m_axis"]["width_bits"],
+                               "IN_BEATS": top["s_axis"]["beats_per_frame"],
+                               "OUT_BEATS": top["m_axis"]["beats_per_frame"]},
+                   defines={"DUT": top["top"]}, build_args=["--no-timing", "--no-public-flat-rw", "-Wno-fatal", *build_args],
+                   waves=waves,
+                   extra_env={"HWGEN_STREAMS": json.dumps(streams), "HWGEN_REPORT": str(work / "report.json")},
+                   plusargs=[f"+in={work / 'input.hex'}", f"+out={work / 'output.hex'}",
+                             f"+timing={work / 'timing.txt'}", f"+frames={n}",
+                             f"+stall_permille={round(stall * 1000)}", f"+calm_frames={n if calm is None else calm}",
+                             f"+watchdog={watchdog}", f"+verilator+seed+{seed}", *plusargs])
+    except HwgenError as err:
+        error = str(err)
+    wall = time.perf_counter() - started
+    report = json.loads((work / "report.json").read_text()) if (work / "report.json").is_file() else {}
+    lines = (work / "output.hex").read_text().split() if (work / "output.hex").is_file() else []
+    complete = len(lines) == n * top["m_axis"]["beats_per_frame"] and not report.get("stalled")
+    timing_file = work / "timing.txt"
+    return {"outputs": unpack_beats([int(v, 16) for v in lines], n, top["m_axis"]) if complete else None,
+            "output_beats": len(lines),
+            "timing": [tuple(int(v) for v in line.split()) for line in timing_file.read_text().splitlines()
+                       if line.strip()] if complete else [],
+            "report": report, "wall_seconds": round(wall, 2),
+            "error": None if complete else error or "simulation ended before every output beat arrived"}
+
+
 def verify_rtl(build_dir, input_path=None, expected_path=None, frames: int | None = None,
                stall: float = 0.0, seed: int = 0, waves: bool = False) -> dict:
     """Simulate DIR's accelerator on golden (or given) frames; returns and writes verify_rtl.json."""
     from hwgen.compile.software import apply_postprocess, compare_outputs
-    from sim.runner import run_cocotb
 
     build_dir = Path(build_dir)
     summary = _read_json(build_dir / "compile.json", "run `hwgen compile` first (no finished build here)")
     software = _read_json(build_dir / "software.json", "re-run `hwgen compile`")
-    top = _read_json(build_dir / "rtl" / f"{TOP}.json", "re-run `hwgen compile` (no stitched RTL)")
+    rtl_info = build_dir / "rtl" / f"{TOP}.json"
+    _read_json(rtl_info, "re-run `hwgen compile` (no stitched RTL)")
     if not 0.0 <= stall < 1.0:
         raise HwgenError(f"--stall {stall}: a probability in [0, 1) is needed")
     if input_path is None or expected_path is None:
@@ -118,58 +182,27 @@ def verify_rtl(build_dir, input_path=None, expected_path=None, frames: int | Non
         raise HwgenError(f"{input_path}: no frames to verify")
     x, expected = accelerator_frames(x[:n], software, input_path), expected[:n].reshape(n, -1)
 
-    work = (build_dir / "verify").resolve()
-    work.mkdir(exist_ok=True)
-    for name in top["meminit_files"]:  # HDL loads these relative to the simulator's folder
-        link = work / name
-        link.unlink(missing_ok=True)
-        link.symlink_to((build_dir / "rtl" / name).resolve())
-    beats = pack_beats(x, top["s_axis"])
-    (work / "input.hex").write_text("".join(f"{b:x}\n" for b in beats))
-    for name in ("output.hex", "timing.txt", "report.json"):
-        (work / name).unlink(missing_ok=True)
     calm = n if stall == 0 else min(CALM_FRAMES, n // 2)
     expected_ii = int(summary.get("expected_ii_cycles") or 0)
-    watchdog = max(200_000, 20 * expected_ii)
-    streams = [{"name": f"{b['node']} input", "wire": f"st{i}",
-                "count": f"{b['node']}_count" if b["module"] == "axis_fifo" else None}
-               for i, b in enumerate(top["blocks"])]
-    started = time.perf_counter()
-    failure = None
-    try:
-        run_cocotb([SIM_DIR / "stream_tb.sv", *top["files"], build_dir / "rtl" / "lint.vlt"],
-                   "stream_tb", "sim.tb_stream", build_dir=build_dir / "sim_build", test_dir=work,
-                   parameters={"IN_W": top["s_axis"]["width_bits"], "OUT_W": top["m_axis"]["width_bits"],
-                               "IN_BEATS": top["s_axis"]["beats_per_frame"],
-                               "OUT_BEATS": top["m_axis"]["beats_per_frame"]},
-                   defines={"DUT": TOP}, build_args=["--no-timing", "-Wno-fatal"], waves=waves,
-                   extra_env={"HWGEN_STREAMS": json.dumps(streams), "HWGEN_REPORT": str(work / "report.json")},
-                   plusargs=[f"+in={work / 'input.hex'}", f"+out={work / 'output.hex'}",
-                             f"+timing={work / 'timing.txt'}", f"+frames={n}",
-                             f"+stall_permille={round(stall * 1000)}", f"+calm_frames={calm}",
-                             f"+watchdog={watchdog}", f"+verilator+seed+{seed}"])
-    except HwgenError as err:
-        failure = str(err)
-    wall = time.perf_counter() - started
-    report = json.loads((work / "report.json").read_text()) if (work / "report.json").is_file() else {}
-    out_lines = (work / "output.hex").read_text().split() if (work / "output.hex").is_file() else []
+    run = run_stream(rtl_info, x, build_dir / "verify", build_dir / "sim_build", stall=stall, seed=seed,
+                     calm=calm, watchdog=max(200_000, 20 * expected_ii), waves=waves)
+    report = run["report"]
     result = {"frames": n, "stall_probability": stall, "seed": seed, "calm_frames": calm,
               "input": str(input_path.resolve()), "expected": str(expected_path.resolve()),
               "clock_mhz": summary["clock_mhz"], "expected_ii_cycles": expected_ii or None,
-              "wall_seconds": round(wall, 2), "frames_per_wall_second": round(n / wall, 2),
+              "wall_seconds": run["wall_seconds"], "frames_per_wall_second": round(n / run["wall_seconds"], 2),
               "sim_cycles": report.get("cycles"), "stalled": report.get("stalled"),
               "stall_report": report.get("streams", []), "tlast_errors": report.get("tlast_errors")}
-    complete = len(out_lines) == n * top["m_axis"]["beats_per_frame"] and not report.get("stalled")
-    if complete:
-        got = apply_postprocess(unpack_beats([int(v, 16) for v in out_lines], n, top["m_axis"]), software)
-        result.update(compare_outputs(got, expected))
-        result.update(_timing(work / "timing.txt", calm, summary["clock_mhz"]))
+    if run["outputs"] is not None:
+        result.update(compare_outputs(apply_postprocess(run["outputs"], software), expected))
+        result.update(_timing(run["timing"], calm, summary["clock_mhz"]))
         if result["ii_cycles"] and expected_ii:
             result["ii_vs_expected"] = round(result["ii_cycles"] / expected_ii, 3)
     else:
-        result.update({"mismatch_count": None, "output_beats": len(out_lines),
-                       "error": failure or "simulation ended before every output beat arrived"})
-    result["passed"] = bool(complete and result["mismatch_count"] == 0 and result["tlast_errors"] == 0)
+        result.update({"mismatch_count": None, "output_beats": run["output_beats"], "error": run["error"]})
+    result["passed"] = bool(run["outputs"] is not None and result["mismatch_count"] == 0
+                            and result["tlast_errors"] == 0)
+    write_fifo_depths(build_dir, json.loads(rtl_info.read_text()), report, result, summary.get("bottleneck_layer"))
     tmp = build_dir / "verify_rtl.json.tmp"
     tmp.write_text(json.dumps(result, indent=2))
     os.replace(tmp, build_dir / "verify_rtl.json")
@@ -185,6 +218,9 @@ def configure(parser) -> None:
                         help="probability of an input gap / output backpressure per cycle (default 0.1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random stalls")
     parser.add_argument("--waves", action="store_true", help="dump waveforms (slower; rebuilds the model)")
+    parser.add_argument("--size-fifos", action="store_true",
+                        help="first size every FIFO by simulation (one frame deep, then its high-water mark + 1), "
+                             "rewrite DIR's dataflow.onnx and rtl/ with those depths (fifo_sizing.json), then verify")
     parser.add_argument("--per-node", action="store_true",
                         help="instead, check every node alone on random inputs against FINN's Python execution "
                              "of it (localizes a mismatch; --frames per node, default 2); writes verify_nodes.json")
@@ -197,6 +233,13 @@ def main(args) -> int:
         from hwgen.verify.nodes import main as per_node_main
 
         return per_node_main(args)
+    if args.size_fifos:
+        from hwgen.verify.fifos import size_fifos
+
+        sizing = size_fifos(args.dir)
+        print(f"verify: FIFOs sized by simulation: {sizing['words_total']} words in all; II "
+              f"{sizing['ii_cycles_frame_deep']} cycles with frame-deep FIFOs, {sizing['ii_cycles_sized']} sized "
+              f"-> {Path(args.dir) / 'fifo_sizing.json'}")
     r = verify_rtl(args.dir, args.input, args.expected, args.frames, args.stall, args.seed, args.waves)
     if r.get("mismatch_count") is None:
         where = "; ".join(f"{s['stream']}: tvalid={s['tvalid']} tready={s['tready']}"
