@@ -36,7 +36,7 @@ def _build(out):
     shutil.rmtree(build, ignore_errors=True)
     if (SHARED / "pynq-z2" / "compile.json").is_file():
         shutil.copytree(SHARED / "pynq-z2", build, symlinks=True,
-                        ignore=shutil.ignore_patterns("sim_build", "verify*", "fifo_*"))
+                        ignore=shutil.ignore_patterns("sim_build", "verify", "verify_rtl.json", "verify_nodes*", "fifo_*"))
         return build, f"copied from {SHARED / 'pynq-z2'}"
     export = SHARED / "export"
     if not (export / "model.onnx").is_file():
