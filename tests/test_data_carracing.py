@@ -39,6 +39,24 @@ def test_same_seed_same_labels_other_seed_other_labels(tmp_path):
     assert not np.array_equal(a.angle, c.angle)
 
 
+
+def test_steering_noise_moves_the_car_but_labels_stay_the_experts(tmp_path):
+    """With --steer-noise the car drives another line (other frames, further from the centerline),
+    deterministically for a seed, and record.json says how much noise was used."""
+    steps = INTRO_STEPS + 150
+    clean = record(tmp_path / "clean", episodes=1, seed=3, max_steps=steps, progress=False)
+    for name in ("noisy", "again"):
+        noisy = main(["data", "record", "--sim", "carracing", "--episodes", "1", "--seed", "3", "--max-steps",
+                      str(steps), "--steer-noise", "0.3", "--out", str(tmp_path / name)])
+        assert noisy == 0
+    a, b, c = (read_tubs(tmp_path / name) for name in ("clean", "noisy", "again"))
+    assert np.array_equal(b.images, c.images) and np.array_equal(b.angle, c.angle)
+    assert not np.array_equal(a.images, b.images)
+    summary = json.loads((tmp_path / "noisy" / "record.json").read_text())
+    assert summary["steer_noise"] == 0.3 and clean["steer_noise"] == 0.0
+    assert summary["episodes"][0]["mean_cross_track"] > clean["episodes"][0]["mean_cross_track"]
+    assert np.all(np.abs(b.angle) <= 1)
+
 def test_expert_follows_the_track(tmp_path):
     summary = record(tmp_path / "tub", episodes=1, seed=0, max_steps=300, record_every=10, progress=False)
     episode = summary["episodes"][0]

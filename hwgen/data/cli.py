@@ -1,6 +1,6 @@
 """`hwgen data`: record driving data into a DonkeyCar tub, or summarize tubs.
 
-  hwgen data record --sim carracing --episodes N --out DIR [--seed S] [--max-steps M]
+  hwgen data record --sim carracing --episodes N --out DIR [--seed S] [--max-steps M] [--steer-noise A]
   hwgen data info TUB [TUB...] [--json]
 """
 from __future__ import annotations
@@ -23,6 +23,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="simulator steps per episode at 50 Hz (default 1000, CarRacing's limit)")
     rec.add_argument("--record-every", type=int, default=1,
                      help="record every K-th step after the 1 s intro (default 1: 50 Hz)")
+    rec.add_argument("--steer-noise", type=float, default=0.0,
+                     help="std of a smooth random offset added to the executed steering (angle units, "
+                          "default 0); the recorded labels stay the expert's, so the tub shows recoveries")
     rec.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality of the frames (default 95)")
 
     info = actions.add_parser("info", help="frames, sessions, skipped records and class balance of tubs")
@@ -35,7 +38,8 @@ def main(args: argparse.Namespace) -> int:
         from hwgen.data.carracing import record
 
         summary = record(args.out, args.episodes, seed=args.seed, max_steps=args.max_steps,
-                         record_every=args.record_every, jpeg_quality=args.jpeg_quality)
+                         record_every=args.record_every, steer_noise=args.steer_noise,
+                         jpeg_quality=args.jpeg_quality)
         print(f"wrote {summary['frames']} frames to {args.out} (summary: {args.out}/record.json); "
               f"mean reward {summary['mean_reward']:.1f}, mean track completion "
               f"{100 * summary['mean_completion']:.1f}%")
