@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str | None, str, int]] = {
     "export": ("hwgen.export", "export a trained run to QONNX plus golden frames", 3),
     "compile": ("hwgen.compile", "lower QONNX with FINN to a folded all-RTL dataflow design", 4),
     "verify": ("hwgen.verify", "bit-exact cocotb/Verilator check of the accelerator RTL", 5),
-    "report": (None, "throughput, latency, resources and power report", 6),
+    "report": ("hwgen.report", "throughput, latency, resources and power report", 6),
     "package": ("hwgen.deploy.package", "Vivado scripts, driver and board files for deployment", 7),
     "build-bitstream": ("hwgen.deploy.bitstream", "run the generated Vivado scripts (needs Vivado)", 7),
     "flash": ("hwgen.deploy.flash", "load a built accelerator onto a board", 7),
