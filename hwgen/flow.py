@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -74,19 +73,13 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def report_module():
-    """hwgen.report's `report` function, or None while that stage is not built."""
-    if importlib.util.find_spec("hwgen.report") is None:
-        return None
-    return getattr(importlib.import_module("hwgen.report"), "report", None)
-
-
 def _stages(out: Path, o: dict) -> list[Stage]:
     """The flow's stages for options `o` (DEFAULTS plus the caller's), in order."""
     from hwgen.compile import compile_model
     from hwgen.data.carracing import record
     from hwgen.deploy.package import package
     from hwgen.export import export_run
+    from hwgen.report import report
     from hwgen.train import TrainOptions, train_run
     from hwgen.train.checkpoint import BEST, RUN_JSON, VAL_FRAMES
     from hwgen.verify import verify_rtl
@@ -132,10 +125,8 @@ def _stages(out: Path, o: dict) -> list[Stage]:
     stages.append(Stage("verify", {"frames": o["verify_frames"], "stall": o["stall"], "seed": o["seed"]},
                         [build / "compile.json"], [build / "verify_rtl.json"], run_verify))
 
-    report = report_module()
-    if report is not None:
-        stages.append(Stage("report", {}, [build / "compile.json", build / "verify_rtl.json"],
-                            [build / "report.json"], lambda: report([build])))
+    stages.append(Stage("report", {}, [build / "compile.json", build / "verify_rtl.json"],
+                        [build / "report.json"], lambda: report([build])))
 
     stages.append(Stage("package", {"board": o["board"]}, [build / "compile.json", build / "software.json"],
                         [build / "deploy" / o["board"] / "deploy.json"], lambda: package(build, o["board"])))
@@ -208,8 +199,6 @@ def run_flow(out, progress=print, **options) -> dict:
                                        "outputs": [str(p) for p in stage.outputs], "log": str(log)}
         _write_json(flow_path, state)
         progress(f"done in {seconds:.1f} s")
-    if report_module() is None:
-        state["stages"]["report"] = {"status": "not built", "note": "hwgen report is not built yet (issue 6)"}
     state["summary"] = summarize(out, o)
     state["seconds_this_run"] = round(time.perf_counter() - started, 1)
     _write_json(flow_path, state)
@@ -232,14 +221,12 @@ def summarize(out: Path, o: dict) -> dict:
         "bit_exact_frames": verified["frames"] if verified["passed"] else 0, "verified_frames": verified["frames"],
         "verify_stall_probability": verified["stall_probability"],
         "package": str(build / "deploy" / o["board"]),
-        "report": None,
+        "report": _read_json(build / "report.json"),
     }
     if not o.get("data"):
         recorded = _read_json(out / "data" / "tub" / "record.json")
         summary["expert"] = {"episodes": len(recorded["episodes"]), "frames": recorded["frames"],
                              "mean_reward": recorded["mean_reward"], "mean_completion": recorded["mean_completion"]}
-    if (build / "report.json").is_file() and report_module() is not None:
-        summary["report"] = _read_json(build / "report.json")
     return summary
 
 
@@ -263,8 +250,12 @@ def _summary_rows(state: dict) -> list[tuple[str, str]]:
         ("resources", f"FINN estimate: LUT {res['LUT']:,.0f}, BRAM18 {res['BRAM_18K']:,.0f}, "
                       f"URAM {res['URAM']:,.0f}, DSP {res['DSP']:,.0f} ({s['board']})"),
     ]
-    report = s.get("report")
-    rows.append(("power", _report_power(report) if report else "not built (hwgen report, issue 6)"))
+    yosys = s["report"]["totals"]["yosys"]
+    if yosys:
+        partial = "" if s["report"]["totals"]["yosys_complete"] else ", some layers not synthesized"
+        rows.append(("synthesis", f"Yosys synth_xilinx: LUT {yosys['LUT']:,}, FF {yosys['FF']:,}, "
+                                  f"BRAM18 {yosys['BRAM_18K']:,}, DSP {yosys['DSP']:,}{partial}"))
+    rows.append(("power", _report_power(s["report"])))
     rows.append(("package", s["package"]))
     stages = state["stages"]
     times = [f"{name} {entry['seconds']:.0f} s" for name, entry in stages.items() if "seconds" in entry]
@@ -275,7 +266,7 @@ def _summary_rows(state: dict) -> list[tuple[str, str]]:
 def _report_power(report: dict) -> str:
     parts = []
     if report.get("power_w") is not None:
-        parts.append(f"{report['power_w']:.3f} W")
+        parts.append(f"{report['power_w']:.3f} W (estimate)")
     if report.get("energy") is not None:
         parts.append(f"energy {report['energy']}")
     return ", ".join(parts) or "report has no power figure"
