@@ -266,7 +266,7 @@ def _summary_rows(state: dict) -> list[tuple[str, str]]:
 def _report_power(report: dict) -> str:
     parts = []
     if report.get("power_w") is not None:
-        parts.append(f"{report['power_w']:.3f} W (estimate)")
+        parts.append(f"{report['power_w']:.3f} W")
     if report.get("energy") is not None:
         parts.append(f"energy {report['energy']}")
     return ", ".join(parts) or "report has no power figure"

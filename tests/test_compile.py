@@ -117,13 +117,14 @@ def test_folding_that_does_not_divide_a_layer_is_refused(tiny_build, tiny_export
 def test_unreachable_fps_names_the_best_fps_and_the_limiting_layer(tiny_export, tmp_path):
     out = tmp_path / "build"
     out.mkdir()
-    (out / "compile.json").write_text("{}")  # a stale marker from an earlier build must not survive
+    for name in ("compile.json", "verify_rtl.json", "report.json"):  # an earlier build's results must not survive
+        (out / name).write_text("{}")
     with pytest.raises(HwgenError) as err:
         compile_model(tiny_export / "model.onnx", "pynq-z2", out, fps=1e8, progress=False)
     message = str(err.value)
     assert "--fps 100000000.0 does not fit pynq-z2" in message and "the best that fits is" in message
     assert "fully parallel" in message and "_rtl_" in message
-    assert not (out / "compile.json").exists()
+    assert not any((out / name).exists() for name in ("compile.json", "verify_rtl.json", "report.json"))
 
 
 def test_fps_over_the_resource_budget_reports_the_resource(tiny_export, tmp_path):

@@ -212,6 +212,12 @@ def _run_step(name: str, step, model, ctx, stages: Path):
                          "holds the graph after each step that finished") from err
 
 
+
+# What hwgen verify and hwgen report write into a build folder; a new compile removes them.
+LATER_STAGE_RESULTS = ("verify_rtl.json", "fifo_depths.json", "fifo_sizing.json", "verify_nodes.json",
+                       "report.json", "report.html")
+
+
 def compile_model(model_onnx, board, out_dir, clock_mhz: float | None = None, fps=None, folding=None,
                   golden_dir=None, limits: dict | None = None, verify_frames: int | None = None,
                   progress: bool = True) -> dict:
@@ -240,6 +246,8 @@ def compile_model(model_onnx, board, out_dir, clock_mhz: float | None = None, fp
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "compile.json").unlink(missing_ok=True)  # the completion marker goes last
+    for name in LATER_STAGE_RESULTS:  # they describe the earlier build's RTL, not this one
+        (out_dir / name).unlink(missing_ok=True)
     stages = out_dir / "stages"
     shutil.rmtree(stages, ignore_errors=True)
     stages.mkdir()
