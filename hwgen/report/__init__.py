@@ -93,10 +93,9 @@ REASONS_BY_OP = {
                                                          "the RTL converter (finn-rtllib dwc/vpc.sv) between these "
                                                          "widths shifts and selects whole beats through wide "
                                                          "multiplexers, which Yosys counts",
-    ("StreamingFIFO_rtl", "LUT", "yosys"): "FINN estimates its own fifo.sv; the stitched top uses our "
-                                           "rtl/axis_fifo.sv, whose memory Yosys maps to LUTRAM",
-    ("StreamingFIFO_rtl", "LUT", "finn"): "FINN estimates its own fifo.sv; the stitched top uses our "
-                                          "rtl/axis_fifo.sv, whose memory Yosys maps to LUTRAM",
+    **{("StreamingFIFO_rtl", "LUT", larger): "FINN estimates its own fifo.sv; the stitched top uses our "
+                                             "rtl/axis_fifo.sv, whose memory Yosys maps to LUTRAM"
+       for larger in ("yosys", "finn")},
 }
 
 
