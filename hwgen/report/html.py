@@ -47,13 +47,13 @@ def _png(fig) -> str:
     return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, rows: int = 1):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt.subplots(figsize=(width, height))
+    return plt.subplots(rows, 1, figsize=(width, height), sharex=True)
 
 
 def cycles_plot(layers: list[dict]) -> str:
@@ -68,12 +68,7 @@ def cycles_plot(layers: list[dict]) -> str:
 
 
 def resources_plot(layers: list[dict]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(3, 1, figsize=(12, 7.5), sharex=True)
+    fig, axes = _figure(12, 7.5, rows=3)
     width, x = 0.4, range(len(layers))
     for ax, resource in zip(axes, ("LUT", "BRAM_18K", "DSP")):
         ax.bar([i - width / 2 for i in x], [layer["finn"][resource] for layer in layers], width, label="FINN estimate")

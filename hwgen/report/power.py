@@ -12,7 +12,8 @@ from __future__ import annotations
 # Vivado's and XPE's default toggle rate for logic when nothing better is known: a net changes on
 # one clock edge in eight. The dynamic coefficients below are given at this rate.
 DEFAULT_TOGGLE_RATE = 0.125
-DEFAULT_TOGGLE_SOURCE = ("Vivado/XPE default toggle rate for logic (12.5 %: one transition every eight cycles, Xilinx Power Estimator UG440, Logic sheet), no simulation activity used")
+DEFAULT_TOGGLE_SOURCE = ("Vivado/XPE default toggle rate for logic (12.5 %: one transition every eight cycles, "
+                         "Xilinx Power Estimator UG440, Logic sheet), no simulation activity used")
 
 # Static (leakage) power of the programmable logic at a typical 25 C junction, per die.
 # assumed: XPE's typical-process values could not be looked up from this machine; these are the

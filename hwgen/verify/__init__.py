@@ -162,7 +162,7 @@ def verify_rtl(build_dir, input_path=None, expected_path=None, frames: int | Non
     summary = _read_json(build_dir / "compile.json", "run `hwgen compile` first (no finished build here)")
     software = _read_json(build_dir / "software.json", "re-run `hwgen compile`")
     rtl_info = build_dir / "rtl" / f"{TOP}.json"
-    _read_json(rtl_info, "re-run `hwgen compile` (no stitched RTL)")
+    top = _read_json(rtl_info, "re-run `hwgen compile` (no stitched RTL)")
     if not 0.0 <= stall < 1.0:
         raise HwgenError(f"--stall {stall}: a probability in [0, 1) is needed")
     if input_path is None or expected_path is None:
@@ -202,7 +202,7 @@ def verify_rtl(build_dir, input_path=None, expected_path=None, frames: int | Non
         result.update({"mismatch_count": None, "output_beats": run["output_beats"], "error": run["error"]})
     result["passed"] = bool(run["outputs"] is not None and result["mismatch_count"] == 0
                             and result["tlast_errors"] == 0)
-    write_fifo_depths(build_dir, json.loads(rtl_info.read_text()), report, result, summary.get("bottleneck_layer"))
+    write_fifo_depths(build_dir, top, report, result, summary.get("bottleneck_layer"))
     tmp = build_dir / "verify_rtl.json.tmp"
     tmp.write_text(json.dumps(result, indent=2))
     os.replace(tmp, build_dir / "verify_rtl.json")
