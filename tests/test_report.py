@@ -133,6 +133,41 @@ def test_after_verify_throughput_is_measured_and_activity_comes_from_saif(report
     assert power["total_w"] == pytest.approx(power["static_w"] + power["dynamic_w"])
     assert power["energy_per_frame_mj"] == pytest.approx(1e3 * power["total_w"] / verified["fps"])
     assert result["power_w"] == power["total_w"] and "mJ/frame" in result["energy"]
+    assert activity["cached"] is False
+
+    # an unchanged build reuses the measurement; the key follows the RTL and the frames
+    again = report([build], progress=False)["power"]["activity"]
+    assert again["cached"] is True and again["toggle_rate"] == activity["toggle_rate"]
+    assert again["key"] == activity["key"]
+
+
+def test_activity_key_follows_the_rtl_weights_and_frames(tiny_build, tmp_path):
+    import numpy as np
+
+    from hwgen.report.activity import activity_key
+    from hwgen.rtlgen.stitch import TOP, load_top
+
+    build = tmp_path / "tiny"
+    shutil.copytree(tiny_build, build, symlinks=True, ignore=shutil.ignore_patterns("sim_build", "verify", "report*"))
+    rtl = build / "rtl"
+    frames = np.arange(12, dtype=np.int64).reshape(2, 6)
+
+    def key(frames=frames):
+        return activity_key(load_top(rtl / f"{TOP}.json"), rtl, frames)
+
+    # the copied weight streamers still name the shared build's memblock.dat; point one at the copy's
+    streamer = sorted(build.glob("ip/*/*_memstream_wrapper.v"))[0]
+    streamer.write_text(streamer.read_text().replace(str(tiny_build.resolve()), str(build.resolve())))
+    weights = streamer.parent / "memblock.dat"
+    thresholds = rtl / load_top(rtl / f"{TOP}.json")["meminit_files"][0]
+    first = key()
+    assert key(frames.copy()) == first and key(frames[::-1].copy()) != first
+    for changed in (rtl / f"{TOP}.sv", weights, thresholds):
+        original = changed.read_text()
+        changed.write_text(original + "\n")
+        assert key() != first, f"{changed.name} changed but the key did not"
+        changed.write_text(original)
+    assert key() == first
 
 
 def test_two_builds_side_by_side(reported, tmp_path, capsys):

@@ -67,6 +67,18 @@ def dma_stream_bytes(beat_bytes: int, frame_bytes: int) -> int:
     return max(b for b in DMA_STREAM_BYTES if frame_bytes % b == 0)
 
 
+def with_memory_images(files: list[str]) -> list[Path]:
+    """The sources and the files they name by absolute path (FINN's weight streamers name their
+    memblock.dat so), each once, in order."""
+    sources = [Path(f) for f in files]
+    for src in list(sources):
+        if src.suffix in HDL_SUFFIXES:
+            for ref in QUOTED_ABSOLUTE_PATH.findall(src.read_text(errors="replace")):
+                if Path(ref).is_file() and Path(ref) not in sources:
+                    sources.append(Path(ref))
+    return sources
+
+
 def relocate_sources(files: list[str], rtl_dir: Path) -> list[str]:
     """Copy the sources, memory images included, into rtl_dir and return their packaged names.
 
@@ -75,12 +87,7 @@ def relocate_sources(files: list[str], rtl_dir: Path) -> list[str]:
     copied files by prefix (FINN's thresholding names "./<node>_threshs_*.dat" so). Files with the
     same name but different content (every weight streamer's memblock.dat) get their folder's name.
     """
-    sources = [Path(f) for f in files]
-    for src in list(sources):
-        if src.suffix in HDL_SUFFIXES:
-            for ref in QUOTED_ABSOLUTE_PATH.findall(src.read_text(errors="replace")):
-                if Path(ref).is_file() and Path(ref) not in sources:
-                    sources.append(Path(ref))
+    sources = with_memory_images(files)
     names: dict[Path, str] = {}
     by_name: dict[str, str] = {}  # packaged name -> content hash
     for src in sources:

@@ -9,6 +9,8 @@ not the synthesized netlist's nets, and every net bit weighs the same.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 from pathlib import Path
@@ -77,12 +79,27 @@ def _block_of(instance: str) -> str:
     return instance
 
 
+def activity_key(top: dict, rtl_dir: Path, frames) -> str:
+    """What the measured activity depends on: every HDL source of the stitched top (`load_top`'s
+    absolute paths), the memory images they load (weights, thresholds), the simulated frames and
+    this module's settings."""
+    from hwgen.deploy.package import with_memory_images
+
+    digest = hashlib.sha256(f"frames {FRAMES}\0clocks {sorted(CLOCKS)}\0".encode())
+    for path in with_memory_images(top["files"]) + [Path(rtl_dir) / name for name in top["meminit_files"]]:
+        digest.update(f"{path.name}\0".encode())
+        digest.update(path.read_bytes())
+    digest.update(frames.tobytes())
+    return digest.hexdigest()[:24]
+
+
 def measure(build_dir: Path, out: Path) -> dict:
-    """Simulate FRAMES golden frames (no stalls) with SAIF tracing; writes out/activity.saif.
+    """Simulate FRAMES golden frames (no stalls) with SAIF tracing; writes out/activity.saif and
+    out/activity.json. An earlier measurement with the same activity_key is reused (`cached`).
     Falls back to default() with the reason when there are no golden frames or the run fails."""
     import numpy as np
 
-    from hwgen.rtlgen.stitch import TOP
+    from hwgen.rtlgen.stitch import TOP, load_top
     from hwgen.quiet import output_to
     from hwgen.verify import _read_json, accelerator_frames, run_stream
 
@@ -92,13 +109,21 @@ def measure(build_dir: Path, out: Path) -> dict:
     software = _read_json(build_dir / "software.json", "re-run `hwgen compile`")
     compiled = _read_json(build_dir / "compile.json", "run `hwgen compile` first")
     frames = accelerator_frames(np.load(Path(golden) / "input.npy")[:FRAMES], software, Path(golden) / "input.npy")
+    rtl_info = build_dir / "rtl" / f"{TOP}.json"
+    key = activity_key(load_top(rtl_info), rtl_info.parent, frames)
+    record = out / "activity.json"
+    if record.is_file():
+        earlier = json.loads(record.read_text())
+        if earlier.get("key") == key and (build_dir / earlier["saif"]).is_file():
+            return {**earlier, "cached": True}
+    record.unlink(missing_ok=True)  # a stale measurement must not outlive a failed re-run
     work = out / "activity"
     work.mkdir(parents=True, exist_ok=True)
     # waves=True makes the runner pass --trace at build and run time; --trace-saif, given after it,
     # picks SAIF as the format (cocotb's Verilator main then writes dump.saif); --trace-structs names
     # packed struct members (FINN's thresholding pipeline) as nets of their own, bit counts unchanged
     with output_to(out / "activity.log"):  # Verilator's build and cocotb's run talk a lot
-        run = run_stream(build_dir / "rtl" / f"{TOP}.json", frames, work, build_dir / "sim_build", stall=0.0,
+        run = run_stream(rtl_info, frames, work, build_dir / "sim_build", stall=0.0,
                          waves=True, build_args=("--trace-saif", "--trace-structs"),
                          # as verify: the first output of a large design comes after more than one II
                          watchdog=max(200_000, 20 * int(compiled.get("expected_ii_cycles") or 0)))
@@ -108,9 +133,11 @@ def measure(build_dir: Path, out: Path) -> dict:
                        f"see {out / 'activity.log'})")
     shutil.move(saif, out / "activity.saif")
     parsed = parse_saif(out / "activity.saif")
-    return {"measured": True, "toggle_rate": parsed["toggle_rate"], "per_layer": parsed["per_block"],
-            "source": (f"measured: Verilator SAIF of {len(frames)} golden frames without stalls, "
-                       f"{parsed['cycles']} cycles, mean over {parsed['nets']} RTL net bits of the accelerator "
-                       "(clock nets excluded); per layer by instance hierarchy"),
-            "saif": str((out / "activity.saif").relative_to(build_dir)), "cycles": parsed["cycles"],
-            "nets": parsed["nets"], "frames": len(frames)}
+    result = {"measured": True, "toggle_rate": parsed["toggle_rate"], "per_layer": parsed["per_block"],
+              "source": (f"measured: Verilator SAIF of {len(frames)} golden frames without stalls, "
+                         f"{parsed['cycles']} cycles, mean over {parsed['nets']} RTL net bits of the accelerator "
+                         "(clock nets excluded); per layer by instance hierarchy"),
+              "saif": str((out / "activity.saif").relative_to(build_dir)), "cycles": parsed["cycles"],
+              "nets": parsed["nets"], "frames": len(frames), "key": key}
+    record.write_text(json.dumps(result, indent=2))
+    return {**result, "cached": False}
