@@ -235,8 +235,7 @@ def build_report(build_dir: Path, synth: bool = True, jobs: int = 2, progress: b
         measured = measure(Path(build_dir), work)
     else:
         measured = default("activity simulation skipped (--no-activity)")
-    estimate = power.estimate(layers, compiled["part"], board.yosys_family, compiled["clock_mhz"], measured,
-                              speed["fps"])
+    estimate = power.estimate(layers, compiled["part"], compiled["clock_mhz"], measured, speed["fps"])
     estimate["energy_fps_source"] = speed["label"]
     result = {
         "build": str(Path(build_dir).resolve()), "board": compiled["board"], "part": compiled["part"],

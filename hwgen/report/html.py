@@ -21,6 +21,7 @@ table.layers { font-size: 0.72em; } table.layers td { padding: 1px 3px; }
 td.fold { max-width: 150px; text-align: left; }
 .estimate { border: 2px solid #c60; background: #fff7ee; }
 .warn { color: #a00; font-weight: bold; } .note { color: #555; font-size: 0.85em; }
+.sources { color: #555; font-size: 0.75em; overflow-wrap: anywhere; padding-left: 1.5em; }
 img { max-width: 100%; }
 """
 
@@ -166,9 +167,20 @@ def _totals_table(totals: dict) -> str:
 def _power_box(power: dict) -> str:
     def w(v):
         return "-" if v is None else f"{v:.3f} W"
-    coefficients = "".join(f"<tr><td class=l>{r}</td><td>{c}</td></tr>" for r, c in power["coefficients_uw_per_mhz"].items())
+    def coefficient(c):
+        if c["uw_per_mhz"] is None:
+            return "<td>no report</td><td></td><td>0</td>"
+        value = ("&le; " if c["upper_bound"] else "") + f"{c['uw_per_mhz']:.4g}"
+        return f"<td>{value}</td><td>{c['spread'][0]:.3g}-{c['spread'][1]:.3g}</td><td>{len(c['reports'])}</td>"
+    coefficients = "".join(f"<tr><td class=l>{r} per {_e(c['unit'])}{'' if c['activity_scaled'] else ' (every cycle)'}"
+                           f"</td>{coefficient(c)}</tr>" for r, c in power["coefficients"].items())
+    sources = sorted({s for c in power["coefficients"].values() for s in c["reports"]} | set(power["static_reports"]))
+    sources = "".join(f"<li>{_e(s)}</li>" for s in sources)
     by_resource = "".join(f"<tr><td class=l>{r}</td><td>{v * 1e3:.2f} mW</td></tr>"
                           for r, v in (power["dynamic_by_resource_w"] or {}).items())
+    unestimated = power.get("resources_without_coefficient") or []
+    unestimated = (f"<p class=warn>not in the dynamic power (used, but no Vivado report gives a figure): "
+                   f"{_e(', '.join(unestimated))}</p>" if unestimated else "")
     activity = power["activity"]
     energy = "-" if power["energy_per_frame_mj"] is None else f"{power['energy_per_frame_mj']:.4g} mJ per frame"
     return f"""<div class="box estimate"><h3>Power: ESTIMATE</h3>
@@ -180,9 +192,11 @@ def _power_box(power: dict) -> str:
 <p class=note>energy = total power / FPS, FPS {_e(power.get('energy_fps_source'))}</p>
 <p class=note>toggle rate {100 * activity['toggle_rate']:.2f} % ({_e(activity['source'])})</p>
 <p class=note>static: {_e(power['static_source'])}</p>
-<table><tr><th class=l>resource</th><th>&micro;W/MHz per unit at {100 * power['coefficients_at_toggle_rate']:.1f} %</th></tr>
-{coefficients}</table><table><tr><th class=l>dynamic by resource</th><th></th></tr>{by_resource}</table>
-<p class=note>coefficients: {_e(power['coefficients_source'])}</p></div>"""
+<table><tr><th class=l>component</th><th>&micro;W/MHz at {100 * power['coefficients_at_toggle_rate']:.1f} %</th>
+<th>spread</th><th>reports</th></tr>
+{coefficients}</table><table><tr><th class=l>dynamic by component</th><th></th></tr>{by_resource}</table>{unestimated}
+<p class=note>coefficients: {_e(power['coefficients_source'])}</p>
+<p class=note>Vivado report_power results used (repository/blob/commit/path):</p><ol class=sources>{sources}</ol></div>"""
 
 
 def render_report(r: dict) -> str:
