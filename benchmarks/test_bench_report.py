@@ -85,6 +85,7 @@ def test_report_pilotnet_w4a4_on_pynq_z2_and_kv260():
             "discrepancy_layers": result["discrepancy_layers"],
             "toggle_rate": p["activity"]["toggle_rate"], "toggle_rate_measured": p["activity"]["measured"],
             "static_w": p["static_w"], "dynamic_w": p["dynamic_w"], "power_w": p["total_w"],
+            "dynamic_by_component_w": p["dynamic_by_resource_w"],
             "energy_per_frame_mj": p["energy_per_frame_mj"],
             "screenshot": str(png) if shot else None}
     record["compare"] = str(out / "compare" / "compare.html")
