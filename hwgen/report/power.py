@@ -75,14 +75,16 @@ def sample(report: dict, component: str) -> tuple[float, bool] | None:
     rows = report["rows"]
     if report["clock_period_ns"] is None or not any(r in rows for r in power_rows):
         return None
+    # a <0.001 row next to one with a number adds less than a milliwatt: left out of the sum
     watts = sum(rows[r][0] for r in power_rows if r in rows and rows[r][0] is not None)
     units = sum(rows[r][1] for r in unit_rows if r in rows) * per_vivado_unit
-    bound = all(rows[r][0] is None for r in power_rows if r in rows)
+    unprinted = sum(1 for r in power_rows if r in rows and rows[r][0] is None)
+    bound = unprinted == sum(1 for r in power_rows if r in rows)
     if units <= 0 or (watts < MIN_WATTS and not bound):  # a 0.000 W row says the logic does not toggle
         return None
     clock_mhz = 1e3 / report["clock_period_ns"]
     voltage = (REFERENCE_VCCINT[family_of(report["device"])] / report["vccint_v"]) ** 2  # dynamic power ~ V^2
-    return (MIN_WATTS if bound else watts) / units / clock_mhz * 1e6 * voltage, bound
+    return (MIN_WATTS * unprinted if bound else watts) / units / clock_mhz * 1e6 * voltage, bound
 
 
 def coefficients(part: str) -> dict:
