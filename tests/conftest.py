@@ -18,7 +18,10 @@ def tiny_export(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_build(tiny_export, tmp_path_factory):
-    """The tiny export compiled for pynq-z2 (stitched RTL included); tests must not modify it."""
+    """The tiny export compiled for pynq-z2 (stitched RTL included). Tests must not change what
+    compile wrote; verify and drive runs may add their results (verify_rtl.json, verify/) and the
+    Verilator model (sim_build/, shared so it is built once): a test that needs an unverified build
+    copies it without those (as test_report does)."""
     from hwgen.compile import compile_model
 
     out = tmp_path_factory.mktemp("tiny_build")

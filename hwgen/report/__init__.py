@@ -329,6 +329,9 @@ def main(args) -> int:
         print(f"        WARNING: {warning}")
     if result["power_w"] is not None:
         print(f"        power ESTIMATE: {result['power_w']:.3f} W; {result['energy']}")
+        left_out = result["power"]["resources_without_coefficient"]
+        if left_out:
+            print(f"        WARNING: the power estimate leaves out {', '.join(left_out)}: no Vivado report gives a figure")
     if result["discrepancy_layers"]:
         print(f"        FINN and Yosys differ by more than 2x in: {', '.join(result['discrepancy_layers'])}")
     print(f"        -> {Path(args.dirs[0]) / 'report.html'}")
