@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hwgen.boards import RESOURCES, load_board
 from hwgen.errors import HwgenError
+from hwgen.rtlgen.stitch import TOP, load_top
 from hwgen.verify import _read_json
 
 COMPARED = ("LUT", "BRAM_18K", "URAM", "DSP")  # what FINN estimates, so what can disagree
@@ -52,8 +53,7 @@ def load_build(build_dir: Path) -> dict:
         "dir": build_dir, "compiled": compiled,
         "estimates": _read_json(build_dir / "estimates.json", "re-run `hwgen compile`"),
         "folding": _read_json(build_dir / "folding.json", "re-run `hwgen compile`"),
-        "top_path": build_dir / "rtl" / "hwgen_top.json",
-        "top": _read_json(build_dir / "rtl" / "hwgen_top.json", "re-run `hwgen compile` (no stitched RTL)"),
+        "top": load_top(build_dir / "rtl" / f"{TOP}.json"),
         "verified": _read_json(verify_path, "") if verify_path.is_file() else None,
     }
 
@@ -206,9 +206,7 @@ def build_report(build_dir: Path, synth: bool = True, jobs: int = 2, progress: b
 
     synthesized, synthesis = {}, {"ran": False, "note": "skipped (--no-synth)"}
     if synth:
-        from hwgen.rtlgen.stitch import load_top
-
-        top = load_top(build["top_path"])
+        top = build["top"]
         nodes = {n["name"]: n for n in compiled["nodes"]}
         t = time.perf_counter()
         synthesized = synthesize_layers(top["blocks"], nodes, top, work / "synth", board.yosys_family, jobs, progress)
@@ -232,7 +230,7 @@ def build_report(build_dir: Path, synth: bool = True, jobs: int = 2, progress: b
     if not synth:
         measured = default("no synthesis, so no resource counts to weigh")
     elif activity:
-        measured = measure(Path(build_dir), work)
+        measured = measure(build, work)
     else:
         measured = default("activity simulation skipped (--no-activity)")
     estimate = power.estimate(layers, compiled["part"], compiled["clock_mhz"], measured, speed["fps"])

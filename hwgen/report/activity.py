@@ -93,24 +93,25 @@ def activity_key(top: dict, rtl_dir: Path, frames) -> str:
     return digest.hexdigest()[:24]
 
 
-def measure(build_dir: Path, out: Path) -> dict:
-    """Simulate FRAMES golden frames (no stalls) with SAIF tracing; writes out/activity.saif and
-    out/activity.json. An earlier measurement with the same activity_key is reused (`cached`).
-    Falls back to default() with the reason when there are no golden frames or the run fails."""
+def measure(build: dict, out: Path) -> dict:
+    """Simulate FRAMES golden frames (no stalls) of a build (report.load_build's dict) with SAIF
+    tracing; writes out/activity.saif and out/activity.json. An earlier measurement with the same
+    activity_key is reused (`cached`). Falls back to default() with the reason when there are no
+    golden frames or the run fails."""
     import numpy as np
 
-    from hwgen.rtlgen.stitch import TOP, load_top
+    from hwgen.rtlgen.stitch import TOP
     from hwgen.quiet import output_to
     from hwgen.verify import _read_json, accelerator_frames, run_stream
 
+    build_dir = build["dir"]
     golden = _read_json(build_dir / "verify_python.json", "re-run `hwgen compile`").get("golden_dir")
     if golden is None or not (Path(golden) / "input.npy").is_file():
         return default("the build has no golden input frames to simulate")
     software = _read_json(build_dir / "software.json", "re-run `hwgen compile`")
-    compiled = _read_json(build_dir / "compile.json", "run `hwgen compile` first")
     frames = accelerator_frames(np.load(Path(golden) / "input.npy")[:FRAMES], software, Path(golden) / "input.npy")
     rtl_info = build_dir / "rtl" / f"{TOP}.json"
-    key = activity_key(load_top(rtl_info), rtl_info.parent, frames)
+    key = activity_key(build["top"], rtl_info.parent, frames)
     record = out / "activity.json"
     if record.is_file():
         earlier = json.loads(record.read_text())
@@ -126,7 +127,7 @@ def measure(build_dir: Path, out: Path) -> dict:
         run = run_stream(rtl_info, frames, work, build_dir / "sim_build", stall=0.0,
                          waves=True, build_args=("--trace-saif", "--trace-structs"),
                          # as verify: the first output of a large design comes after more than one II
-                         watchdog=max(200_000, 20 * int(compiled.get("expected_ii_cycles") or 0)))
+                         watchdog=max(200_000, 20 * int(build["compiled"].get("expected_ii_cycles") or 0)))
     saif = work / "dump.saif"
     if run["error"] or not saif.is_file():
         return default(f"the SAIF simulation did not complete ({run['error'] or 'no dump.saif written'}; "

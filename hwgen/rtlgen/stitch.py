@@ -310,6 +310,8 @@ def stitch(model, out_dir: Path, top: str = TOP, clock_mhz: float | None = None)
 def load_top(rtl_info: Path) -> dict:
     """`<top>.json` with its `files` as absolute paths (relative entries are relative to its folder)."""
     rtl_info = Path(rtl_info)
+    if not rtl_info.is_file():
+        raise HwgenError(f"{rtl_info}: missing; re-run `hwgen compile` (no stitched RTL)")
     info = json.loads(rtl_info.read_text())
     info["files"] = [str((rtl_info.parent / f).resolve()) for f in info["files"]]
     return info
