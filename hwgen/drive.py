@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from hwgen.errors import HwgenError
-from hwgen.verify import _read_json
+from hwgen.verify import _read_json, watchdog_cycles
 
 CONTROL_HZ = 20
 CLASS_ANGLE = (-0.35, 0.0, 0.35)
@@ -131,7 +131,7 @@ class RtlEngine(_BuildEngine):
 
         self.rtl_info, self.work = build_dir / "rtl" / f"{TOP}.json", work
         _read_json(self.rtl_info, "re-run `hwgen compile` (no stitched RTL)")
-        self.watchdog = max(200_000, 20 * int(self.compiled.get("expected_ii_cycles") or 0))
+        self.watchdog = watchdog_cycles(self.compiled)
         self.latency_cycles, self.sim_seconds = [], 0.0
 
     def raw_outputs(self, x: np.ndarray) -> np.ndarray:

@@ -102,7 +102,7 @@ def measure(build: dict, out: Path) -> dict:
 
     from hwgen.rtlgen.stitch import TOP
     from hwgen.quiet import output_to
-    from hwgen.verify import _read_json, accelerator_frames, run_stream
+    from hwgen.verify import _read_json, accelerator_frames, run_stream, watchdog_cycles
 
     build_dir = build["dir"]
     golden = _read_json(build_dir / "verify_python.json", "re-run `hwgen compile`").get("golden_dir")
@@ -126,8 +126,7 @@ def measure(build: dict, out: Path) -> dict:
     with output_to(out / "activity.log"):  # Verilator's build and cocotb's run talk a lot
         run = run_stream(rtl_info, frames, work, build_dir / "sim_build", stall=0.0,
                          waves=True, build_args=("--trace-saif", "--trace-structs"),
-                         # as verify: the first output of a large design comes after more than one II
-                         watchdog=max(200_000, 20 * int(build["compiled"].get("expected_ii_cycles") or 0)))
+                         watchdog=watchdog_cycles(build["compiled"]))
     saif = work / "dump.saif"
     if run["error"] or not saif.is_file():
         return default(f"the SAIF simulation did not complete ({run['error'] or 'no dump.saif written'}; "

@@ -22,6 +22,13 @@ from hwgen.rtlgen.stitch import TOP, load_top
 from hwgen.verify.fifos import write_fifo_depths
 
 CALM_FRAMES = 3  # frames streamed without stalls first, to measure the design's own II and latency
+WATCHDOG_MIN_CYCLES = 200_000
+
+
+def watchdog_cycles(compiled: dict) -> int:
+    """Cycles without progress after which the harness gives up on a build (compile.json's dict):
+    the first output of a large design comes after more than one II."""
+    return max(WATCHDOG_MIN_CYCLES, 20 * int(compiled.get("expected_ii_cycles") or 0))
 
 
 def _read_json(path: Path, what: str) -> dict:
@@ -98,7 +105,7 @@ def simulation_sources(files: list[str]) -> list[Path]:
 
 
 def run_stream(rtl_info: Path, frames: np.ndarray, work: Path, sim_build: Path, *, stall: float = 0.0,
-               seed: int = 0, calm: int | None = None, watchdog: int = 200_000, waves: bool = False,
+               seed: int = 0, calm: int | None = None, watchdog: int = WATCHDOG_MIN_CYCLES, waves: bool = False,
                build_args: tuple = (), plusargs: tuple = ()) -> dict:
     """Stream accelerator-layout `frames` through the stitched top described by `rtl_info`
     (<top>.json from the stitcher) in the SV harness. Returns {"outputs": (N, K) integers or None
@@ -185,7 +192,7 @@ def verify_rtl(build_dir, input_path=None, expected_path=None, frames: int | Non
     calm = n if stall == 0 else min(CALM_FRAMES, n // 2)
     expected_ii = int(summary.get("expected_ii_cycles") or 0)
     run = run_stream(rtl_info, x, build_dir / "verify", build_dir / "sim_build", stall=stall, seed=seed,
-                     calm=calm, watchdog=max(200_000, 20 * expected_ii), waves=waves)
+                     calm=calm, watchdog=watchdog_cycles(summary), waves=waves)
     report = run["report"]
     result = {"frames": n, "stall_probability": stall, "seed": seed, "calm_frames": calm,
               "input": str(input_path.resolve()), "expected": str(expected_path.resolve()),

@@ -96,7 +96,7 @@ def size_fifos(build_dir, frames: int = SIZING_FRAMES, seed: int = 0) -> dict:
     from hwgen.compile.finn_env import init_finn
     from hwgen.errors import HwgenError
     from hwgen.rtlgen.stitch import TOP, stitch
-    from hwgen.verify import _read_json, _timing, run_stream
+    from hwgen.verify import _read_json, _timing, run_stream, watchdog_cycles
 
     build_dir = Path(build_dir)
     summary = _read_json(build_dir / "compile.json", "run `hwgen compile` first (no finished build here)")
@@ -120,7 +120,7 @@ def size_fifos(build_dir, frames: int = SIZING_FRAMES, seed: int = 0) -> dict:
         shutil.rmtree(rtl, ignore_errors=True)
         stitch(model, rtl, clock_mhz=summary["clock_mhz"])
         run = run_stream(rtl / f"{TOP}.json", x, build_dir / "fifo_sizing" / work, build_dir / "sim_build",
-                         calm=frames, watchdog=max(200_000, 20 * int(summary.get("expected_ii_cycles") or 0)),
+                         calm=frames, watchdog=watchdog_cycles(summary),
                          plusargs=(f"+frame_interval={interval}",))
         if run["outputs"] is None:
             raise HwgenError(f"{build_dir}: FIFO sizing simulation ({work}) failed: {run['error']}")
