@@ -87,14 +87,23 @@ def sample(report: dict, component: str) -> tuple[float, bool] | None:
     return (MIN_WATTS * unprinted if bound else watts) / units / clock_mhz * 1e6 * voltage, bound
 
 
+def reports_of(part: str) -> list[dict]:
+    """The reports of the part's die."""
+    return [r for r in reports() if die(r["device"]) == die(part)]
+
+
+def vccint(part: str) -> float:
+    """The part's core voltage as its die's reports give it, else its family's nominal one."""
+    own = reports_of(part)
+    return median(r["vccint_v"] for r in own) if own else REFERENCE_VCCINT[family_of(part)]
+
+
 def coefficients(part: str) -> dict:
     """Per component: {"uw_per_mhz", "unit", "activity_scaled", "spread" [min, max], "reports"
     (citations), "upper_bound"} for the part's die and Vccint. The median of the reports with a
     number; without any, the tightest upper bound of the <0.001 W rows; None without any row."""
     family = family_of(part)
-    own = [r for r in reports() if die(r["device"]) == die(part)]
-    vccint = median(r["vccint_v"] for r in own) if own else REFERENCE_VCCINT[family]
-    scale = (vccint / REFERENCE_VCCINT[family]) ** 2
+    scale = (vccint(part) / REFERENCE_VCCINT[family]) ** 2
     result = {}
     for component, (_, _, _, scaled) in COMPONENTS.items():
         found = [(sample(r, component), r) for r in reports() if family_of(r["device"]) == family]
@@ -106,7 +115,6 @@ def coefficients(part: str) -> dict:
                              "activity_scaled": scaled, "upper_bound": not numbers and bool(bounds),
                              "spread": [min(values), max(values)] if values else None,
                              "reports": [citation(r) for _, r in used]}
-    result["_vccint_v"] = vccint
     return result
 
 
@@ -114,7 +122,7 @@ def static_power(part: str) -> dict:
     """Median static power of the die's reports: PL static on Zynq UltraScale+ (Vivado splits PS
     and PL), the whole device's on Zynq-7000 (Vivado does not split it there)."""
     name = die(part)
-    own = [r for r in reports() if die(r["device"]) == name]
+    own = reports_of(part)
     if not own:
         return {"die": name, "watts": None, "reports": [],
                 "source": f"no Vivado report for {name}: static power not estimated"}
@@ -153,8 +161,7 @@ def estimate(layers: list[dict], part: str, clock_mhz: float, activity: dict, fp
     """The report's `power` section. `layers` carry `name` and `yosys` counts (None when not
     synthesized); `activity` is activity.measure()'s result (mean and per-layer toggle rates)."""
     static = static_power(part)
-    table = coefficients(part)
-    vccint = table.pop("_vccint_v")
+    table, volts = coefficients(part), vccint(part)
     by_layer, by_component, missing, unestimated = {}, {c: 0.0 for c in COMPONENTS}, [], set()
     for layer in layers:
         if layer.get("yosys") is None:
@@ -175,7 +182,7 @@ def estimate(layers: list[dict], part: str, clock_mhz: float, activity: dict, fp
                  "compare designs, do not size supplies",
         "static_w": static["watts"], "static_source": static["source"], "static_reports": static["reports"],
         "die": static["die"],
-        "dynamic_w": dynamic, "total_w": total, "clock_mhz": clock_mhz, "vccint_v": vccint,
+        "dynamic_w": dynamic, "total_w": total, "clock_mhz": clock_mhz, "vccint_v": volts,
         "dynamic_by_resource_w": by_component if by_layer else None,
         "dynamic_by_layer": by_layer,
         "layers_without_counts": missing,
@@ -185,7 +192,7 @@ def estimate(layers: list[dict], part: str, clock_mhz: float, activity: dict, fp
         "coefficients_source": (f"median over the {family_of(part)} reports in hwgen/report/vivado_power_reports.json "
                                 f"(vectorless Vivado report_power of routed designs) of component power per used unit "
                                 f"per MHz, compared at Vccint {REFERENCE_VCCINT[family_of(part)]} V (dynamic power "
-                                f"~ V^2) and scaled to this part's {vccint} V; activity-driven components scale "
+                                f"~ V^2) and scaled to this part's {volts} V; activity-driven components scale "
                                 f"linearly from the {100 * DEFAULT_TOGGLE_RATE:g} % default to the measured toggle rate"),
         "energy_per_frame_mj": energy_j * 1e3 if energy_j is not None else None,
     }
